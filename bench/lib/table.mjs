@@ -1,0 +1,58 @@
+// Console output of a suite: one table per group (median and ratio to the baseline for each
+// metric), then the targets.
+import { num, ratio } from './format.mjs';
+
+function pad(s, w, right) {
+  return right ? s.padStart(w) : s.padEnd(w);
+}
+
+function renderRows(rows, rightAligned) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => pad(cell, widths[i], rightAligned[i])).join('  ').trimEnd());
+}
+
+export function groupTable(group) {
+  const header = ['case'];
+  const right = [false];
+  for (const col of group.columns) {
+    header.push(`${col.label} (${col.unit})`, `vs base`);
+    right.push(true, true);
+  }
+  header.push('n');
+  right.push(true);
+  const rows = [header];
+  for (const c of group.cases) {
+    const row = [c.name === group.baseline ? `${c.name} *` : c.name];
+    let n = 0;
+    for (const col of group.columns) {
+      const m = c.metrics[col.key];
+      row.push(m ? num(m.median) : '-', m ? ratio(m.ratio) : '-');
+      n = Math.max(n, m?.samples.length ?? 0);
+    }
+    row.push(String(n));
+    rows.push(row);
+  }
+  const lines = renderRows(rows, right);
+  const rule = '-'.repeat(Math.max(...lines.map((l) => l.length)));
+  return [lines[0], rule, ...lines.slice(1)].map((l) => `  ${l}`).join('\n');
+}
+
+export function printSuite(result, out = process.stdout) {
+  const w = (s = '') => out.write(`${s}\n`);
+  w();
+  w(`== ${result.suite}: ${result.title}${result.quick ? '  [--quick]' : ''}`);
+  for (const note of result.notes ?? []) w(`   ${note}`);
+  for (const g of result.groups) {
+    w();
+    w(`-- ${g.name}   (* = baseline; "vs base" > 1 means better than ${g.baseline})`);
+    if (g.note) w(`   ${g.note}`);
+    w(groupTable(g));
+  }
+  if (result.targets?.length) {
+    w();
+    w('   targets:');
+    for (const t of result.targets) {
+      w(`   [${t.pass ? 'MET ' : 'MISS'}] ${t.name}: ${ratio(t.actual)} (target >= ${ratio(t.target)})${t.detail ? `  ${t.detail}` : ''}`);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+// `npm run bench [-- suite...] [--quick]`: runs each suite in a fresh child process, prints
+// medians and ratios against the baseline measured in the same run, writes
+// bench/results/<suite>.json and bench/results/report.html. Targets are reported, never enforced:
+// the exit code is non-zero only when a suite crashes.
+import { fork } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hardware } from './lib/hardware.mjs';
+import { printSuite } from './lib/table.mjs';
+import { renderReport } from './lib/report.mjs';
+import { ratio } from './lib/format.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const SUITES = ['hash', 'codec', 'mmap', 'cipher'];
+const resultsDir = path.join(here, 'results');
+
+function usage() {
+  return `usage: npm run bench -- [${SUITES.join('|')} ...] [--quick]
+  no suite names: run all. --quick: smaller inputs and fewer samples (smoke test only).`;
+}
+
+function parseArgs(argv) {
+  const suites = [];
+  let quick = false;
+  for (const a of argv) {
+    if (a === '--quick') quick = true;
+    else if (a === '-h' || a === '--help') {
+      console.log(usage());
+      process.exit(0);
+    } else if (SUITES.includes(a)) suites.push(a);
+    else {
+      console.error(`unknown argument ${JSON.stringify(a)}\n${usage()}`);
+      process.exit(2);
+    }
+  }
+  return { suites: suites.length ? suites : SUITES, quick };
+}
+
+function runChild(name, quick) {
+  return new Promise((resolve) => {
+    let result = null;
+    const child = fork(path.join(here, 'lib', 'child.mjs'), [name, ...(quick ? ['--quick'] : [])], {
+      execArgv: ['--expose-gc'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    child.on('message', (msg) => {
+      if (msg?.ok) result = msg.result;
+    });
+    child.on('exit', (code, signal) => {
+      if (result && code === 0) resolve({ ok: true, result });
+      else resolve({ ok: false, why: signal ? `killed by ${signal}` : `exit code ${code}` });
+    });
+    child.on('error', (err) => resolve({ ok: false, why: err.message }));
+  });
+}
+
+function loadAllResults() {
+  const order = (s) => (SUITES.indexOf(s) + 1 || 99);
+  return readdirSync(resultsDir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => {
+      try {
+        return JSON.parse(readFileSync(path.join(resultsDir, f), 'utf8'));
+      } catch {
+        return null;
+      }
+    })
+    .filter((r) => r && r.suite && Array.isArray(r.groups))
+    .sort((a, b) => order(a.suite) - order(b.suite));
+}
+
+async function main() {
+  const { suites, quick } = parseArgs(process.argv.slice(2));
+  if (!existsSync(path.join(here, '..', 'dist', 'index.js'))) {
+    console.error('dist/ is missing: run `npx tsc -p tsconfig.json` (npm run build) first');
+    process.exit(1);
+  }
+  mkdirSync(resultsDir, { recursive: true });
+  const hw = hardware();
+  console.log(`modelcache bench — ${new Date().toISOString()}`);
+  console.log(`${hw.cpu}, ${hw.cores} cores, ${(hw.ramBytes / 2 ** 30).toFixed(1)} GiB RAM, Node ${hw.node}, ${hw.platform}`);
+  console.log(`suites: ${suites.join(', ')}${quick ? ' (--quick)' : ''}; each in a fresh process; figures are medians`);
+
+  const crashed = [];
+  const summary = [];
+  for (const name of suites) {
+    const started = Date.now();
+    const outcome = await runChild(name, quick);
+    if (!outcome.ok) {
+      console.error(`\n!! suite ${name} crashed (${outcome.why})`);
+      crashed.push(name);
+      continue;
+    }
+    const result = { ...outcome.result, date: new Date().toISOString(), durationSec: (Date.now() - started) / 1000, hardware: hw };
+    printSuite(result);
+    writeFileSync(path.join(resultsDir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    for (const t of result.targets ?? []) summary.push({ suite: name, ...t });
+  }
+
+  const reportPath = path.join(resultsDir, 'report.html');
+  writeFileSync(reportPath, renderReport(loadAllResults()));
+
+  console.log('\n== targets (information, not a gate)');
+  for (const t of summary) {
+    console.log(`  [${t.pass ? 'MET ' : 'MISS'}] ${t.suite}: ${t.name}: ${ratio(t.actual)} (>= ${ratio(t.target)})`);
+  }
+  const met = summary.filter((t) => t.pass).length;
+  console.log(`  ${met}/${summary.length} met${crashed.length ? `; crashed suites: ${crashed.join(', ')}` : ''}`);
+  console.log(`\nresults: ${path.relative(process.cwd(), resultsDir)}/<suite>.json, report: ${path.relative(process.cwd(), reportPath)}`);
+  if (crashed.length) process.exitCode = 1;
+}
+
+await main();

@@ -1,0 +1,177 @@
+// AES-256-GCM through OpenSSL EVP (never hand-written AES) and XOR obfuscation, both wrapped in
+// the envelope documented in cipher.h. The key id lets decrypt tell a wrong key from tampering.
+#include "cipher.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "error.h"
+
+namespace mc {
+namespace {
+
+constexpr uint8_t kMagic[3] = {'M', 'C', 'E'};
+constexpr uint8_t kEnvelopeVersion = 1;
+constexpr size_t kNonceOffset = 16;
+constexpr size_t kNonceSize = 12;
+constexpr char kKeyIdTag[] = "modelcache key id v1";
+// EVP takes int lengths: feed large buffers in pieces well below INT_MAX.
+constexpr size_t kEvpPiece = 1u << 30;
+
+struct CtxFree {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+using CtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
+
+[[noreturn]] void crypto_fail(const char* what) {
+  throw Error(ErrorCode::kCrypto, std::string("OpenSSL ") + what + " failed");
+}
+
+void check_key(CipherAlgorithm alg, size_t key_len) {
+  if (alg == CipherAlgorithm::kAes256Gcm) {
+    if (key_len != 32)
+      throw Error(ErrorCode::kBadInput,
+                  "key must be 32 bytes for aes-256-gcm but has " + std::to_string(key_len));
+  } else if (alg == CipherAlgorithm::kXor) {
+    if (key_len == 0) throw Error(ErrorCode::kBadInput, "key must not be empty for xor");
+  } else {
+    throw Error(ErrorCode::kBadInput, "unknown cipher algorithm");
+  }
+}
+
+void xor_with_key(const uint8_t* in, uint8_t* out, size_t len, const uint8_t* key, size_t key_len) {
+  if (key_len == 1) {
+    for (size_t i = 0; i < len; ++i) out[i] = in[i] ^ key[0];
+    return;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < len; ++i) {
+    out[i] = in[i] ^ key[k];
+    if (++k == key_len) k = 0;
+  }
+}
+
+// Runs EVP_{En,De}cryptUpdate over len bytes in int-sized pieces.
+template <typename Update>
+void evp_update_all(EVP_CIPHER_CTX* ctx, const uint8_t* in, uint8_t* out, size_t len, Update update) {
+  size_t off = 0;
+  while (off < len) {
+    int piece = static_cast<int>(std::min(kEvpPiece, len - off));
+    int written = 0;
+    if (update(ctx, out + off, &written, in + off, piece) != 1 || written != piece)
+      crypto_fail("cipher update");
+    off += piece;
+  }
+}
+
+}  // namespace
+
+void key_id(const uint8_t* key, size_t key_len, uint8_t out[8]) {
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  if (md == nullptr) crypto_fail("EVP_MD_CTX_new");
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int dlen = 0;
+  bool ok = EVP_DigestInit_ex(md, EVP_sha256(), nullptr) == 1 &&
+            EVP_DigestUpdate(md, kKeyIdTag, sizeof(kKeyIdTag) - 1) == 1 &&
+            EVP_DigestUpdate(md, key, key_len) == 1 && EVP_DigestFinal_ex(md, digest, &dlen) == 1;
+  EVP_MD_CTX_free(md);
+  if (!ok || dlen < 8) crypto_fail("SHA-256");
+  std::memcpy(out, digest, 8);
+}
+
+size_t envelope_size(CipherAlgorithm alg, size_t plaintext_len) {
+  return kEnvelopeHeaderSize + plaintext_len + (alg == CipherAlgorithm::kAes256Gcm ? kGcmTagSize : 0);
+}
+
+std::vector<uint8_t> encrypt(CipherAlgorithm alg, const uint8_t* key, size_t key_len,
+                             const uint8_t* data, size_t len) {
+  check_key(alg, key_len);
+  std::vector<uint8_t> out(envelope_size(alg, len));
+  uint8_t* h = out.data();
+  std::memcpy(h, kMagic, 3);
+  h[3] = kEnvelopeVersion;
+  h[4] = static_cast<uint8_t>(alg);
+  key_id(key, key_len, h + 8);
+  uint8_t* body = h + kEnvelopeHeaderSize;
+
+  if (alg == CipherAlgorithm::kXor) {
+    xor_with_key(data, body, len, key, key_len);
+    return out;
+  }
+  if (RAND_bytes(h + kNonceOffset, kNonceSize) != 1) crypto_fail("RAND_bytes");
+  CtxPtr ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) crypto_fail("EVP_CIPHER_CTX_new");
+  int n = 0;
+  if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceSize, nullptr) != 1 ||
+      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, key, h + kNonceOffset) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), nullptr, &n, h, kEnvelopeHeaderSize) != 1)
+    crypto_fail("AES-GCM init");
+  evp_update_all(ctx.get(), data, body, len, EVP_EncryptUpdate);
+  if (EVP_EncryptFinal_ex(ctx.get(), body + len, &n) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kGcmTagSize, body + len) != 1)
+    crypto_fail("AES-GCM final");
+  return out;
+}
+
+std::vector<uint8_t> decrypt(CipherAlgorithm alg, const uint8_t* key, size_t key_len,
+                             const uint8_t* env, size_t len) {
+  check_key(alg, key_len);
+  if (len < kEnvelopeHeaderSize || std::memcmp(env, kMagic, 3) != 0)
+    throw Error(ErrorCode::kCorrupt, "not an encrypted modelcache value (bad magic)");
+  if (env[3] != kEnvelopeVersion)
+    throw Error(ErrorCode::kCorrupt,
+                "unsupported envelope version " + std::to_string(env[3]) + " (expected 1)");
+  if (env[4] != static_cast<uint8_t>(CipherAlgorithm::kAes256Gcm) &&
+      env[4] != static_cast<uint8_t>(CipherAlgorithm::kXor))
+    throw Error(ErrorCode::kCorrupt, "unknown cipher algorithm in envelope");
+  if (env[4] != static_cast<uint8_t>(alg))
+    throw Error(ErrorCode::kDecrypt, "wrong algorithm: the value was encrypted with another cipher");
+  if (env[5] != 0 || env[6] != 0 || env[7] != 0)
+    throw Error(ErrorCode::kDecrypt, "authentication failed: envelope header was modified");
+  uint8_t id[8];
+  key_id(key, key_len, id);
+  if (std::memcmp(id, env + 8, 8) != 0)
+    throw Error(ErrorCode::kDecrypt, "wrong key: the value was encrypted with a different key");
+
+  const uint8_t* body = env + kEnvelopeHeaderSize;
+  if (alg == CipherAlgorithm::kXor) {
+    if (env[kNonceOffset] != 0 || std::memcmp(env + kNonceOffset, env + kNonceOffset + 1, kNonceSize - 1) != 0)
+      throw Error(ErrorCode::kDecrypt, "authentication failed: envelope header was modified");
+    std::vector<uint8_t> out(len - kEnvelopeHeaderSize);
+    xor_with_key(body, out.data(), out.size(), key, key_len);
+    return out;
+  }
+  if (len < kEnvelopeHeaderSize + kGcmTagSize)
+    throw Error(ErrorCode::kCorrupt, "encrypted value is truncated (no room for the GCM tag)");
+  const size_t clen = len - kEnvelopeHeaderSize - kGcmTagSize;
+  std::vector<uint8_t> out(clen);
+  CtxPtr ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) crypto_fail("EVP_CIPHER_CTX_new");
+  int n = 0;
+  if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceSize, nullptr) != 1 ||
+      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, key, env + kNonceOffset) != 1 ||
+      EVP_DecryptUpdate(ctx.get(), nullptr, &n, env, kEnvelopeHeaderSize) != 1)
+    crypto_fail("AES-GCM init");
+  evp_update_all(ctx.get(), body, out.data(), clen, EVP_DecryptUpdate);
+  uint8_t tag[kGcmTagSize];
+  std::memcpy(tag, body + clen, kGcmTagSize);
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kGcmTagSize, tag) != 1)
+    crypto_fail("AES-GCM set tag");
+  if (EVP_DecryptFinal_ex(ctx.get(), out.data() + clen, &n) != 1) {
+    // Never hand back unauthenticated plaintext, not even in memory we free.
+    if (!out.empty()) OPENSSL_cleanse(out.data(), out.size());
+    throw Error(ErrorCode::kDecrypt, "authentication failed: the encrypted value was modified");
+  }
+  return out;
+}
+
+}  // namespace mc

@@ -1,0 +1,231 @@
+// Envelope encryption: round trips, the typed errors that tell a wrong key from tampering from
+// garbage, and a known-answer check that builds an envelope with OpenSSL EVP directly, proving
+// the layout documented in cipher.h.
+#include "cipher.h"
+
+#include <openssl/evp.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "check.h"
+
+namespace {
+
+using mc::CipherAlgorithm;
+using mc::ErrorCode;
+using Bytes = std::vector<uint8_t>;
+
+const CipherAlgorithm kAlgs[] = {CipherAlgorithm::kAes256Gcm, CipherAlgorithm::kXor};
+
+Bytes key_a() { return mc_test::pseudo_random_bytes(32, 101); }
+Bytes key_b() { return mc_test::pseudo_random_bytes(32, 102); }
+
+Bytes enc(CipherAlgorithm alg, const Bytes& key, const Bytes& pt) {
+  return mc::encrypt(alg, key.data(), key.size(), pt.data(), pt.size());
+}
+Bytes dec(CipherAlgorithm alg, const Bytes& key, const Bytes& env) {
+  return mc::decrypt(alg, key.data(), key.size(), env.data(), env.size());
+}
+
+// SHA-256("modelcache key id v1" || key)[0..8), computed here without cipher.cc.
+Bytes ref_key_id(const Bytes& key) {
+  static const char kTag[] = "modelcache key id v1";
+  Bytes msg(kTag, kTag + sizeof(kTag) - 1);
+  msg.insert(msg.end(), key.begin(), key.end());
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  if (EVP_Digest(msg.data(), msg.size(), md, &md_len, EVP_sha256(), nullptr) != 1 || md_len != 32) {
+    std::abort();
+  }
+  return Bytes(md, md + 8);
+}
+
+Bytes header(CipherAlgorithm alg, const Bytes& key, const Bytes& nonce) {
+  Bytes h = {'M', 'C', 'E', 1, static_cast<uint8_t>(alg), 0, 0, 0};
+  Bytes id = ref_key_id(key);
+  h.insert(h.end(), id.begin(), id.end());
+  h.insert(h.end(), nonce.begin(), nonce.end());
+  return h;
+}
+
+// AES-256-GCM by hand: returns ciphertext || tag with `aad` authenticated; on decrypt, `in` is
+// ciphertext || tag and the result is the plaintext (empty + ok=false when authentication fails).
+Bytes evp_gcm(bool encrypting, const Bytes& key, const Bytes& nonce, const Bytes& aad, const Bytes& in,
+              bool* ok) {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  Bytes out(in.size() + 16);
+  int len = 0, total = 0;
+  size_t body = encrypting ? in.size() : in.size() - 16;
+  *ok = EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr, encrypting ? 1 : 0) == 1 &&
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()), nullptr) == 1 &&
+        EVP_CipherInit_ex(ctx, nullptr, nullptr, key.data(), nonce.data(), -1) == 1 &&
+        EVP_CipherUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) == 1 &&
+        EVP_CipherUpdate(ctx, out.data(), &len, in.data(), static_cast<int>(body)) == 1;
+  total = len;
+  if (*ok && !encrypting) {
+    *ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, const_cast<uint8_t*>(in.data() + body)) == 1;
+  }
+  *ok = *ok && EVP_CipherFinal_ex(ctx, out.data() + total, &len) == 1;
+  total += len;
+  if (*ok && encrypting) {
+    *ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, out.data() + total) == 1;
+    total += 16;
+  }
+  EVP_CIPHER_CTX_free(ctx);
+  out.resize(*ok ? static_cast<size_t>(total) : 0);
+  return out;
+}
+
+Bytes slice(const Bytes& b, size_t from, size_t to) { return Bytes(b.begin() + from, b.begin() + to); }
+
+}  // namespace
+
+MC_TEST(round_trip_at_sizes_0_1_and_1MiB) {
+  for (auto alg : kAlgs) {
+    for (size_t n : {size_t(0), size_t(1), size_t(1) << 20}) {
+      Bytes pt = mc_test::pseudo_random_bytes(n, 200 + n);
+      Bytes env = enc(alg, key_a(), pt);
+      MC_CHECK_EQ(env.size(), mc::envelope_size(alg, n));
+      MC_CHECK_EQ(env.size(), mc::kEnvelopeHeaderSize + n +
+                                  (alg == CipherAlgorithm::kAes256Gcm ? mc::kGcmTagSize : 0));
+      MC_CHECK_EQ(dec(alg, key_a(), env), pt);
+    }
+  }
+}
+
+MC_TEST(envelope_header_carries_magic_algorithm_and_key_id) {
+  for (auto alg : kAlgs) {
+    Bytes env = enc(alg, key_a(), Bytes(10, 0x55));
+    MC_CHECK_EQ(slice(env, 0, 8), (Bytes{'M', 'C', 'E', 1, static_cast<uint8_t>(alg), 0, 0, 0}));
+    MC_CHECK_EQ(slice(env, 8, 16), ref_key_id(key_a()));
+    if (alg == CipherAlgorithm::kXor) MC_CHECK_EQ(slice(env, 16, 28), Bytes(12, 0));
+  }
+}
+
+MC_TEST(key_id_is_sha256_prefix_of_tag_and_key) {
+  for (size_t n : {size_t(1), size_t(7), size_t(32)}) {
+    Bytes key = mc_test::pseudo_random_bytes(n, 300 + n);
+    uint8_t id[8];
+    mc::key_id(key.data(), key.size(), id);
+    MC_CHECK_EQ(Bytes(id, id + 8), ref_key_id(key));
+  }
+}
+
+MC_TEST(aes_gcm_hides_the_plaintext_and_uses_a_fresh_nonce_each_time) {
+  Bytes pt(4096, 0);
+  Bytes a = enc(CipherAlgorithm::kAes256Gcm, key_a(), pt);
+  Bytes b = enc(CipherAlgorithm::kAes256Gcm, key_a(), pt);
+  MC_CHECK(slice(a, 16, 28) != slice(b, 16, 28));
+  MC_CHECK(slice(a, 28, 28 + pt.size()) != pt);
+  MC_CHECK(a != b);
+}
+
+MC_TEST(aes_known_answer_envelope_built_with_evp_decrypts) {
+  Bytes key = key_a();
+  Bytes nonce = mc_test::pseudo_random_bytes(12, 400);
+  Bytes pt = mc_test::pseudo_random_bytes(1000, 401);
+  Bytes env = header(CipherAlgorithm::kAes256Gcm, key, nonce);
+  bool ok = false;
+  Bytes ct_tag = evp_gcm(true, key, nonce, env, pt, &ok);
+  MC_CHECK(ok);
+  env.insert(env.end(), ct_tag.begin(), ct_tag.end());
+  MC_CHECK_EQ(dec(CipherAlgorithm::kAes256Gcm, key, env), pt);
+}
+
+MC_TEST(aes_envelope_from_encrypt_decrypts_with_evp_and_header_as_aad) {
+  Bytes key = key_a();
+  Bytes pt = mc_test::pseudo_random_bytes(777, 402);
+  Bytes env = enc(CipherAlgorithm::kAes256Gcm, key, pt);
+  Bytes hdr = slice(env, 0, mc::kEnvelopeHeaderSize);
+  Bytes nonce = slice(env, 16, 28);
+  bool ok = false;
+  MC_CHECK_EQ(evp_gcm(false, key, nonce, hdr, slice(env, 28, env.size()), &ok), pt);
+  MC_CHECK(ok);
+  Bytes other_hdr = hdr;
+  other_hdr[5] ^= 1;
+  evp_gcm(false, key, nonce, other_hdr, slice(env, 28, env.size()), &ok);
+  MC_CHECK(!ok);  // the header really is the additional data
+}
+
+MC_TEST(wrong_key_is_reported_as_wrong_key) {
+  for (auto alg : kAlgs) {
+    Bytes env = enc(alg, key_a(), Bytes(100, 1));
+    MC_CHECK_THROWS_MSG(dec(alg, key_b(), env), ErrorCode::kDecrypt, "wrong key");
+  }
+  Bytes env = enc(CipherAlgorithm::kXor, Bytes{1, 2, 3}, Bytes(5, 9));
+  MC_CHECK_THROWS_MSG(dec(CipherAlgorithm::kXor, (Bytes{1, 2, 4}), env), ErrorCode::kDecrypt, "wrong key");
+}
+
+MC_TEST(changed_key_id_is_reported_as_wrong_key) {
+  for (auto alg : kAlgs) {
+    Bytes env = enc(alg, key_a(), Bytes(100, 1));
+    env[12] ^= 0x10;
+    MC_CHECK_THROWS_MSG(dec(alg, key_a(), env), ErrorCode::kDecrypt, "wrong key");
+  }
+}
+
+MC_TEST(other_algorithm_is_reported_as_wrong_algorithm) {
+  Bytes aes = enc(CipherAlgorithm::kAes256Gcm, key_a(), Bytes(100, 1));
+  MC_CHECK_THROWS_MSG(dec(CipherAlgorithm::kXor, key_a(), aes), ErrorCode::kDecrypt, "wrong algorithm");
+  Bytes x = enc(CipherAlgorithm::kXor, key_a(), Bytes(100, 1));
+  MC_CHECK_THROWS_MSG(dec(CipherAlgorithm::kAes256Gcm, key_a(), x), ErrorCode::kDecrypt, "wrong algorithm");
+}
+
+MC_TEST(any_flipped_byte_of_reserved_nonce_ciphertext_or_tag_fails_authentication) {
+  Bytes pt = mc_test::pseudo_random_bytes(40, 500);
+  Bytes env = enc(CipherAlgorithm::kAes256Gcm, key_a(), pt);
+  for (size_t i = 0; i < env.size(); ++i) {
+    if (i < 5 || (i >= 8 && i < 16)) continue;  // magic, algorithm and key id have own errors
+    Bytes bad = env;
+    bad[i] ^= 0x01;
+    MC_CHECK_THROWS_MSG(dec(CipherAlgorithm::kAes256Gcm, key_a(), bad), ErrorCode::kDecrypt,
+                        "authentication failed");
+  }
+  // The tag of an empty plaintext still covers the header.
+  Bytes empty = enc(CipherAlgorithm::kAes256Gcm, key_a(), Bytes());
+  for (size_t i : {size_t(6), size_t(20), empty.size() - 1}) {
+    Bytes bad = empty;
+    bad[i] ^= 0x80;
+    MC_CHECK_THROWS_MSG(dec(CipherAlgorithm::kAes256Gcm, key_a(), bad), ErrorCode::kDecrypt,
+                        "authentication failed");
+  }
+}
+
+MC_TEST(changed_magic_or_version_is_not_an_envelope) {
+  for (auto alg : kAlgs) {
+    Bytes env = enc(alg, key_a(), Bytes(10, 3));
+    for (size_t i = 0; i < 4; ++i) {
+      Bytes bad = env;
+      bad[i] ^= 0x20;
+      MC_CHECK_THROWS_CODE(dec(alg, key_a(), bad), ErrorCode::kCorrupt);
+    }
+  }
+}
+
+MC_TEST(truncated_envelope_is_corrupt) {
+  for (auto alg : kAlgs) {
+    Bytes env = enc(alg, key_a(), Bytes());
+    for (size_t n = 0; n < env.size(); ++n) {
+      MC_CHECK_THROWS_CODE(dec(alg, key_a(), slice(env, 0, n)), ErrorCode::kCorrupt);
+    }
+  }
+  MC_CHECK_THROWS_CODE(mc::decrypt(CipherAlgorithm::kXor, key_a().data(), 32, nullptr, 0), ErrorCode::kCorrupt);
+}
+
+MC_TEST(truncated_aes_ciphertext_fails_authentication) {
+  Bytes env = enc(CipherAlgorithm::kAes256Gcm, key_a(), Bytes(64, 7));
+  MC_CHECK_THROWS_CODE(dec(CipherAlgorithm::kAes256Gcm, key_a(), slice(env, 0, env.size() - 1)),
+                       ErrorCode::kDecrypt);
+}
+
+MC_TEST(unusable_keys_are_bad_input) {
+  Bytes pt(10, 1);
+  MC_CHECK_THROWS_CODE(mc::encrypt(CipherAlgorithm::kAes256Gcm, key_a().data(), 31, pt.data(), pt.size()),
+                       ErrorCode::kBadInput);
+  MC_CHECK_THROWS_CODE(mc::encrypt(CipherAlgorithm::kAes256Gcm, key_a().data(), 33, pt.data(), pt.size()),
+                       ErrorCode::kBadInput);
+  MC_CHECK_THROWS_CODE(mc::encrypt(CipherAlgorithm::kXor, key_a().data(), 0, pt.data(), pt.size()),
+                       ErrorCode::kBadInput);
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// `npm test`: the TypeScript build, the C++ unit tests under ASan+UBSan, a short fuzz run of every
+// decoder of stored bytes, and the vitest suite. Ends with one plain summary line:
+//   N passed, N failed[, N skipped]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ci = Boolean(process.env.CI);
+const fuzzSeconds = process.env.MODELCACHE_FUZZ_SECONDS ?? (ci ? '30' : '10');
+
+function run(cmd, args, { capture = false } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', capture ? 'pipe' : 'inherit', 'inherit'] });
+    let out = '';
+    if (capture) {
+      child.stdout.on('data', (d) => {
+        out += d;
+        process.stdout.write(d);
+      });
+    }
+    child.on('close', (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+function lastJson(out) {
+  const lines = out.trim().split('\n').reverse();
+  for (const line of lines) {
+    try {
+      const v = JSON.parse(line);
+      if (v && typeof v.passed === 'number') return v;
+    } catch {
+      /* not the summary line */
+    }
+  }
+  return null;
+}
+
+const totals = { passed: 0, failed: 0, skipped: 0 };
+const failures = [];
+
+// 1. TypeScript: tests of the CLI and child processes import dist/.
+{
+  const r = await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json']);
+  if (r.code !== 0) {
+    totals.failed += 1;
+    failures.push('tsc');
+  }
+}
+
+// 2. C++ unit tests under sanitizers, then 3. the fuzz targets.
+for (const [name, args] of [
+  ['native', ['scripts/native-test.mjs']],
+  ['fuzz', ['scripts/fuzz.mjs', '--seconds', fuzzSeconds]],
+]) {
+  const r = await run(process.execPath, args, { capture: true });
+  const s = lastJson(r.out);
+  if (!s) {
+    totals.failed += 1;
+    failures.push(`${name} (no summary, exit ${r.code})`);
+    continue;
+  }
+  totals.passed += s.passed;
+  totals.failed += s.failed;
+  totals.skipped += s.skipped ?? 0;
+  if (s.failed > 0 || r.code !== 0) failures.push(name);
+}
+
+// 4. vitest, with a JSON report to count from.
+{
+  const dir = mkdtempSync(join(tmpdir(), 'modelcache-vitest-'));
+  const report = join(dir, 'report.json');
+  const r = await run(process.execPath, [
+    'node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`,
+  ]);
+  try {
+    const j = JSON.parse(readFileSync(report, 'utf8'));
+    totals.passed += j.numPassedTests;
+    totals.failed += j.numFailedTests;
+    totals.skipped += (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0);
+    // A suite that failed to load has no failed test but must still fail the run.
+    if (j.numFailedTestSuites > 0 && j.numFailedTests === 0) totals.failed += j.numFailedTestSuites;
+    if (r.code !== 0) failures.push('vitest');
+  } catch {
+    totals.failed += 1;
+    failures.push(`vitest (no report, exit ${r.code})`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (failures.length) console.log(`\nfailed: ${failures.join(', ')}`);
+const skipped = totals.skipped ? `, ${totals.skipped} skipped` : '';
+console.log(`\n${totals.passed} passed, ${totals.failed} failed${skipped}`);
+process.exit(failures.length || totals.failed ? 1 : 0);

@@ -1,0 +1,93 @@
+// The one error type modelcache throws for cache-level failures, with stable codes, plus the
+// argument-validation helpers that give TypeError/RangeError messages in one consistent shape.
+
+/** Stable error codes carried by {@link CacheError} and by argument errors. */
+export type CacheErrorCode =
+  | 'ERR_CORRUPT'
+  | 'ERR_BAD_INPUT'
+  | 'ERR_DECRYPT'
+  | 'ERR_TIER'
+  | 'ERR_IO'
+  | 'ERR_NO_MEMORY'
+  | 'ERR_CRYPTO'
+  | 'ERR_CLOSED'
+  | 'ERR_NATIVE'
+  | 'ERR_INTERNAL';
+
+const KNOWN_CODES = new Set<string>([
+  'ERR_CORRUPT', 'ERR_BAD_INPUT', 'ERR_DECRYPT', 'ERR_TIER', 'ERR_IO', 'ERR_NO_MEMORY',
+  'ERR_CRYPTO', 'ERR_CLOSED', 'ERR_NATIVE', 'ERR_INTERNAL',
+]);
+
+/**
+ * A failure of the cache itself: corrupt stored bytes, a wrong key, an I/O error, a closed handle.
+ * `code` is stable across releases; `message` names the argument or resource involved.
+ */
+export class CacheError extends Error {
+  readonly code: CacheErrorCode;
+
+  constructor(code: CacheErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CacheError';
+    this.code = code;
+  }
+}
+
+/** Re-throws an error from the native addon as a CacheError with a JS stack. */
+export function rethrowNative(err: unknown, context?: string): never {
+  if (err instanceof CacheError || err instanceof TypeError || err instanceof RangeError) throw err;
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' && KNOWN_CODES.has(e.code) ? (e.code as CacheErrorCode) : 'ERR_INTERNAL';
+  const msg = typeof e?.message === 'string' ? e.message : String(err);
+  throw new CacheError(code, context ? `${context}: ${msg}` : msg, { cause: err });
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  const t = typeof value;
+  if (t === 'string') {
+    const s = value as string;
+    return `${JSON.stringify(s.length > 40 ? s.slice(0, 40) + '…' : s)} of type string`;
+  }
+  if (t === 'number' || t === 'bigint' || t === 'boolean') return `${String(value)} of type ${t}`;
+  if (t === 'function') return 'a function';
+  const ctor = (value as object).constructor?.name;
+  return ctor ? `an instance of ${ctor}` : 'an object';
+}
+
+/** A TypeError with `code: 'ERR_BAD_INPUT'` in the shape "Expected X for name but received Y". */
+export function invalidType(name: string, expected: string, value: unknown): TypeError {
+  const err = new TypeError(`Expected ${expected} for ${name} but received ${describe(value)}`);
+  (err as TypeError & { code: string }).code = 'ERR_BAD_INPUT';
+  return err;
+}
+
+/** A RangeError with `code: 'ERR_BAD_INPUT'` in the same shape. */
+export function outOfRange(name: string, expected: string, value: unknown): RangeError {
+  const err = new RangeError(`Expected ${expected} for ${name} but received ${describe(value)}`);
+  (err as RangeError & { code: string }).code = 'ERR_BAD_INPUT';
+  return err;
+}
+
+/** Rejects option names that are not known (catches misspellings like `chunksize`). */
+export function checkOptionNames(name: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      const err = new TypeError(
+        `Unknown option ${JSON.stringify(key)} in ${name}; expected one of ${known.map((k) => JSON.stringify(k)).join(', ')}`,
+      );
+      (err as TypeError & { code: string }).code = 'ERR_BAD_INPUT';
+      throw err;
+    }
+  }
+}
+
+/** Validates an integer option in [min, max]. */
+export function checkInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number') throw invalidType(name, `integer between ${min} and ${max}`, value);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw outOfRange(name, `integer between ${min} and ${max}`, value);
+  }
+  return value;
+}

@@ -1,0 +1,26 @@
+// Public API of `modelcache`. Everything not exported here is internal.
+export { CacheError, type CacheErrorCode } from './errors.js';
+export { type BytesLike } from './bytes.js';
+export { hash, hashAsync, hashRows, hashFile, type HashFileOptions } from './hash.js';
+export {
+  compress,
+  compressAsync,
+  decompress,
+  decompressAsync,
+  inspectFrame,
+  type Codec,
+  type CompressOptions,
+  type DecompressOptions,
+  type FrameInfo,
+} from './codec.js';
+export { castFloat32ToFloat16, castFloat16ToFloat32, castFloat32ToBfloat16, castBfloat16ToFloat32 } from './cast.js';
+export { mapFile, MappedFile } from './mmap.js';
+export {
+  encrypt,
+  decrypt,
+  encryptAsync,
+  decryptAsync,
+  type Cipher,
+  type CipherKey,
+  type CipherCallbacks,
+} from './cipher.js';

@@ -4,6 +4,7 @@
 // the exit code is non-zero only when a suite crashes.
 import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hardware } from './lib/hardware.mjs';
@@ -86,13 +87,16 @@ async function main() {
   const summary = [];
   for (const name of suites) {
     const started = Date.now();
+    const loadBefore = os.loadavg()[0];
     const outcome = await runChild(name, quick);
     if (!outcome.ok) {
       console.error(`\n!! suite ${name} crashed (${outcome.why})`);
       crashed.push(name);
       continue;
     }
-    const result = { ...outcome.result, date: new Date().toISOString(), durationSec: (Date.now() - started) / 1000, hardware: hw };
+    // Other processes on the box skew every figure: publish the load beside them.
+    const load = { before: loadBefore, after: os.loadavg()[0] };
+    const result = { ...outcome.result, date: new Date().toISOString(), durationSec: (Date.now() - started) / 1000, load, hardware: hw };
     printSuite(result);
     writeFileSync(path.join(resultsDir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
     for (const t of result.targets ?? []) summary.push({ suite: name, ...t });

@@ -41,6 +41,23 @@ export function hashRows(data: BytesLike, rowBytes: number): Uint8Array {
   }
 }
 
+/**
+ * The digest {@link hashFile} would give for a file holding `data` (16 MiB leaves hashed in
+ * parallel, then combined). Used to check stored values and files with one definition.
+ */
+export function treeHash(data: BytesLike): string {
+  return native.treeHash(toBytes('data', data));
+}
+
+/** {@link treeHash} on the libuv pool. */
+export async function treeHashAsync(data: BytesLike): Promise<string> {
+  try {
+    return await native.treeHashAsync(toBytes('data', data));
+  } catch (err) {
+    rethrowNative(err, 'treeHashAsync');
+  }
+}
+
 /** Options of {@link hashFile}. */
 export interface HashFileOptions {
   /** Called with bytes hashed so far and the file size, at most every 50 ms and once at the end. */

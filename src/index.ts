@@ -1,7 +1,7 @@
 // Public API of `modelcache`. Everything not exported here is internal.
 export { CacheError, type CacheErrorCode } from './errors.js';
 export { type BytesLike } from './bytes.js';
-export { hash, hashAsync, hashRows, hashFile, type HashFileOptions } from './hash.js';
+export { hash, hashAsync, hashRows, hashFile, treeHash, treeHashAsync, type HashFileOptions } from './hash.js';
 export {
   compress,
   compressAsync,
@@ -24,3 +24,17 @@ export {
   type CipherKey,
   type CipherCallbacks,
 } from './cipher.js';
+export { cacheKey, cacheKeyInfo, KEY_FORMAT_VERSION } from './keys.js';
+export { Cache, type CacheOptions, type CachePutOptions, type CacheStats, type CompressionOptions } from './cache.js';
+export { MemoryTier, type MemoryTierOptions, type DisposeReason } from './store/memory.js';
+export {
+  DiskTier,
+  type DiskTierOptions,
+  type DiskFile,
+  type DiskEntry,
+  type VerifyReport,
+  type VerifyProblem,
+} from './store/disk.js';
+export type { Tier, TierStats, PutMeta } from './store/tier.js';
+export { defaultCacheDir } from './paths.js';
+export { setLogger, type Logger } from './log.js';

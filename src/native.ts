@@ -26,6 +26,8 @@ export interface NativeAddon {
   hash(data: Uint8Array): string;
   hashAsync(data: Uint8Array): Promise<string>;
   hashRows(data: Uint8Array, rowBytes: number): Buffer;
+  treeHash(data: Uint8Array): string;
+  treeHashAsync(data: Uint8Array): Promise<string>;
   hashFile(path: string, onProgress?: (done: number, total: number) => void): Promise<string>;
   compress(data: Uint8Array, codec: number, level: number, elementSize: number, chunkSize: number): Buffer;
   compressAsync(data: Uint8Array, codec: number, level: number, elementSize: number, chunkSize: number): Promise<Buffer>;

@@ -6,7 +6,10 @@ const quick = flags.includes('--quick');
 try {
   const { default: suite } = await import(`../suites/${suiteName}.mjs`);
   const result = await suite.run({ quick });
-  process.send({ ok: true, result: { suite: suite.name, title: suite.title, quick, ...result } }, () => process.exit(0));
+  const message = { ok: true, result: { suite: suite.name, title: suite.title, quick, ...result } };
+  // Run by hand (no IPC channel), e.g. to profile one suite: print the result instead.
+  if (process.send) process.send(message, () => process.exit(0));
+  else process.stdout.write(`${JSON.stringify(message.result, null, 2)}\n`, () => process.exit(0));
 } catch (err) {
   process.stderr.write(`suite ${suiteName} crashed: ${err?.stack ?? err}\n`);
   process.exit(1);

@@ -1,5 +1,6 @@
 // Timing: every figure is the median of several samples, cases measured round-robin so that
 // drift (thermal, page cache, other tenants) spreads over all of them rather than one.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createProgress } from '../../dist/progress.js';
 
 export function median(xs) {
@@ -8,9 +9,14 @@ export function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Frees what the previous sample left behind, so the next one does not pay for its GC. */
-export function settle() {
+/**
+ * Frees what the previous sample left behind, so the next one does not pay for its GC. V8 unmaps
+ * freed ArrayBuffers on a background thread, and a concurrent munmap of hundreds of MiB holds the
+ * process's mmap lock for milliseconds: `pauseMs` lets that finish before the next timing.
+ */
+export async function settle(pauseMs = 0) {
   if (globalThis.gc) globalThis.gc();
+  if (pauseMs > 0) await sleep(pauseMs);
 }
 
 /** Milliseconds taken by one call of `fn` (awaited when it returns a promise). */
@@ -56,15 +62,16 @@ export const mbps = (bytes, ms) => bytes / (ms * 1e3);
 /**
  * Runs rounds over `cases` ({ name, sample(): metrics | Promise<metrics> }) until each has at
  * least `min` samples and either `budgetMs` has passed or `max` rounds are done. One warm-up
- * call per case is discarded. Returns Map name -> { metric: number[] }.
+ * call per case is discarded; `settleMs` is the pause after the GC before every sample (see
+ * settle). Returns Map name -> { metric: number[] }.
  */
-export async function measureRounds(label, cases, { min = 5, max = 15, budgetMs = 3000, warmup = 1 } = {}) {
+export async function measureRounds(label, cases, { min = 5, max = 15, budgetMs = 3000, warmup = 1, settleMs = 0 } = {}) {
   const progress = createProgress(label, cases.length * min);
   const out = new Map(cases.map((c) => [c.name, {}]));
   try {
     for (let w = 0; w < warmup; w++) {
       for (const c of cases) {
-        settle();
+        await settle(settleMs);
         await c.sample();
       }
     }
@@ -72,7 +79,7 @@ export async function measureRounds(label, cases, { min = 5, max = 15, budgetMs 
     for (let round = 0; round < max; round++) {
       if (round >= min && performance.now() - start >= budgetMs) break;
       for (const c of cases) {
-        settle();
+        await settle(settleMs);
         const metrics = await c.sample();
         const bucket = out.get(c.name);
         for (const [k, v] of Object.entries(metrics)) (bucket[k] ??= []).push(v);

@@ -1,6 +1,7 @@
 // bench/results/report.html: one self-contained page (inline CSS bars, no scripts, no external
 // resources) built from every bench/results/<suite>.json present.
 import { num, ratio } from './format.mjs';
+import { loadWarning } from './table.mjs';
 
 const esc = (s) => String(s).replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]);
 
@@ -54,8 +55,9 @@ function suiteSection(r) {
     .join('');
   return `<section class="suite" id="${esc(r.suite)}">
 <h2>${esc(r.suite)} <small>${esc(r.title)}</small></h2>
-<p class="meta">${esc(r.date)} · ${esc(hw.cpu)} · ${hw.cores} cores · ${esc(gib(hw.ramBytes))} RAM · Node ${esc(hw.node)} · ${esc(hw.platform)}${r.quick ? ' · <b>--quick</b>' : ''}</p>
+<p class="meta">${esc(r.date)} · ${esc(hw.cpu)} · ${hw.cores} cores · ${esc(gib(hw.ramBytes))} RAM · Node ${esc(hw.node)} · ${esc(hw.platform)} · ${esc(Math.round(r.durationSec ?? 0))} s${r.load ? ` · load ${esc(r.load.before.toFixed(1))} → ${esc(r.load.after.toFixed(1))}` : ''}${r.quick ? ' · <b>--quick</b>' : ''}</p>
 ${(r.notes ?? []).map((n) => `<p class="note">${esc(n)}</p>`).join('')}
+${loadWarning(r) ? `<p class="warn">${esc(loadWarning(r))}</p>` : ''}
 ${targets ? `<ul class="targets">${targets}</ul>` : ''}
 ${groups}
 </section>`;
@@ -69,7 +71,7 @@ export function renderReport(results) {
 <style>
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#1d232a;background:#fff}
 h1{margin:0 0 .2rem}h2{border-bottom:2px solid #e3e7ec;padding-bottom:.2rem;margin-top:2.5rem}h2 small{font-weight:normal;color:#5b6672}
-h3{margin:1.4rem 0 .4rem}.meta,.note{color:#5b6672;margin:.2rem 0}
+h3{margin:1.4rem 0 .4rem}.meta,.note{color:#5b6672;margin:.2rem 0}.warn{background:#fff6e0;padding:.3rem .6rem;border-radius:4px}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(330px,1fr));gap:1rem}
 figure{margin:0;padding:.6rem .8rem;border:1px solid #e3e7ec;border-radius:6px}figcaption{font-weight:600;margin-bottom:.4rem}
 .row{display:grid;grid-template-columns:11.5rem 1fr 6.5rem;align-items:center;gap:.5rem;margin:.15rem 0;font-size:12.5px}

@@ -37,11 +37,21 @@ export function groupTable(group) {
   return [lines[0], rule, ...lines.slice(1)].map((l) => `  ${l}`).join('\n');
 }
 
+/** A sentence when other processes kept the CPUs busy during the suite, else null. */
+export function loadWarning(result) {
+  const load = Math.max(result.load?.before ?? 0, result.load?.after ?? 0);
+  const cores = result.hardware?.cores ?? 1;
+  if (load < cores * 0.5) return null;
+  return `load average was ${load.toFixed(1)} on ${cores} cores while this suite ran: other processes competed for the CPUs, so figures are noisy (ratios, measured side by side, hold up better than absolute numbers).`;
+}
+
 export function printSuite(result, out = process.stdout) {
   const w = (s = '') => out.write(`${s}\n`);
   w();
   w(`== ${result.suite}: ${result.title}${result.quick ? '  [--quick]' : ''}`);
   for (const note of result.notes ?? []) w(`   ${note}`);
+  const warn = loadWarning(result);
+  if (warn) w(`   ! ${warn}`);
   for (const g of result.groups) {
     w();
     w(`-- ${g.name}   (* = baseline; "vs base" > 1 means better than ${g.baseline})`);

@@ -57,7 +57,8 @@ export default {
         baseline: 'memcpy (Buffer.copy)',
         columns: [{ key: 'gbps', label: 'throughput', unit: 'GB/s', better: 'higher' }],
       });
-      addCases(g, await measureRounds(`hash ${label(size)}`, bufferCases(data), rounds));
+      const settleMs = size >= 16 * MiB ? 50 : 0;
+      addCases(g, await measureRounds(`hash ${label(size)}`, bufferCases(data), { ...rounds, settleMs }));
       groups.push(finishGroup(g));
     }
 
@@ -81,7 +82,7 @@ export default {
         ],
         note: 'The file was read once before timing, so both sides read from the page cache (no disk I/O). hashFile digests a 16 MiB-leaf tree, so its digest differs from hash(bytes) by design.',
       });
-      const fileRounds = quick ? { min: 3, max: 3, budgetMs: 0 } : { min: 5, max: 7, budgetMs: 8000 };
+      const fileRounds = { ...(quick ? { min: 3, max: 3, budgetMs: 0 } : { min: 5, max: 7, budgetMs: 8000 }), settleMs: 300 };
       addCases(fileGroup, await measureRounds(`hash file ${label(fileSize)}`, cases, fileRounds));
       groups.push(finishGroup(fileGroup));
     } finally {

@@ -24,6 +24,22 @@ Napi::Value HashAsync(const Napi::CallbackInfo& info) {
   return job->Promise();
 }
 
+Napi::Value TreeHash(const Napi::CallbackInfo& info) {
+  Bytes b = GetBytes(info, 0, "data");
+  return Napi::String::New(info.Env(), mc::to_hex(mc::tree_hash(b.data, b.size)));
+}
+
+Napi::Value TreeHashAsync(const Napi::CallbackInfo& info) {
+  Bytes b = GetBytes(info, 0, "data");
+  auto out = std::make_shared<std::string>();
+  auto* job = new Job(
+      info.Env(), "modelcache.treeHash", [b, out] { *out = mc::to_hex(mc::tree_hash(b.data, b.size)); },
+      [out](Napi::Env env) -> Napi::Value { return Napi::String::New(env, *out); });
+  job->Pin(info, 0);
+  job->Queue();
+  return job->Promise();
+}
+
 Napi::Value HashRows(const Napi::CallbackInfo& info) {
   Bytes b = GetBytes(info, 0, "data");
   int64_t row = GetInt(info, 1, "rowBytes");
@@ -110,6 +126,8 @@ Napi::Value HashFile(const Napi::CallbackInfo& info) {
 void InitHash(Napi::Env env, Napi::Object exports) {
   exports.Set("hash", Napi::Function::New(env, Hash, "hash"));
   exports.Set("hashAsync", Napi::Function::New(env, HashAsync, "hashAsync"));
+  exports.Set("treeHash", Napi::Function::New(env, TreeHash, "treeHash"));
+  exports.Set("treeHashAsync", Napi::Function::New(env, TreeHashAsync, "treeHashAsync"));
   exports.Set("hashRows", Napi::Function::New(env, HashRows, "hashRows"));
   exports.Set("hashFile", Napi::Function::New(env, HashFile, "hashFile"));
 }

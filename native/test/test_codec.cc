@@ -240,18 +240,34 @@ MC_TEST(codec_none_accepts_chunks_flagged_raw) {
 
 // ---- hostile frames ----------------------------------------------------------------------------
 
-MC_TEST(codec_every_single_byte_flip_is_refused) {
-  Bytes data = text_like(200);
+// Header and table bytes are covered by the header checksum and raw bytes by the frame checksum,
+// so a flip there is always refused. Inside compressed payloads a few bits are dead (an LZ offset
+// moved onto identical bytes, entropy-coder padding): such a flip still decodes to the original
+// bytes, which is fine. What must never happen is a decode that returns different bytes.
+MC_TEST(codec_every_single_byte_flip_is_refused_or_harmless) {
+  Bytes data = text_like(1000);
   for (Codec codec : kCodecs) {
     for (uint32_t es : {1u, 4u}) {
-      Bytes frame = encode(data, options(codec, es, 64));
+      Bytes frame = encode(data, options(codec, es, 256));
+      const size_t compressed_from = codec == Codec::kNone ? frame.size() : 36 + 4 * 4;
+      size_t harmless = 0;
       for (size_t at = 0; at < frame.size(); ++at) {
         for (uint8_t mask : {uint8_t(0x01), uint8_t(0x80), uint8_t(0xff)}) {
           Bytes bad = frame;
           bad[at] ^= mask;
-          MC_CHECK_THROWS_CODE(decode(bad), ErrorCode::kCorrupt);
+          if (at < compressed_from) {
+            MC_CHECK_THROWS_CODE(decode(bad), ErrorCode::kCorrupt);
+            continue;
+          }
+          try {
+            MC_CHECK_EQ(decode(bad), data);
+            ++harmless;
+          } catch (const mc::Error& e) {
+            MC_CHECK_EQ(e.code(), ErrorCode::kCorrupt);
+          }
         }
       }
+      MC_CHECK(harmless < frame.size() / 20);  // the checks catch nearly every flip
     }
   }
 }
@@ -301,8 +317,8 @@ MC_TEST(codec_refuses_a_wrong_magic_version_or_field) {
 }
 
 MC_TEST(codec_refuses_inconsistent_lengths_behind_a_valid_header_checksum) {
-  Bytes data = text_like(300);
-  Bytes good = encode(data, options(Codec::kZstd, 1, 100));
+  Bytes data = text_like(3000);
+  Bytes good = encode(data, options(Codec::kZstd, 1, 1000));
   {
     Bytes bad = good;
     put_u32(bad, 16, 0);
@@ -317,19 +333,19 @@ MC_TEST(codec_refuses_inconsistent_lengths_behind_a_valid_header_checksum) {
   }
   {
     Bytes bad = good;
-    put_u64(bad, 8, 301);  // needs a 4th chunk
+    put_u64(bad, 8, 3001);  // needs a 4th chunk
     reseal(bad);
     MC_CHECK_THROWS_MSG(decode(bad), ErrorCode::kCorrupt, "chunk count");
   }
   {
     Bytes bad = good;
-    put_u64(bad, 8, 299);  // same count, last chunk one byte shorter
+    put_u64(bad, 8, 2999);  // same count, last chunk one byte shorter
     reseal(bad);
     MC_CHECK_THROWS_CODE(decode(bad), ErrorCode::kCorrupt);
   }
   {
     Bytes bad = good;  // a huge count whose table cannot fit
-    put_u64(bad, 8, uint64_t(0xffffffffu) * 100);
+    put_u64(bad, 8, uint64_t(0xffffffffu) * 1000);
     put_u32(bad, 20, 0xffffffffu);
     MC_CHECK_THROWS_MSG(decode(bad), ErrorCode::kCorrupt, "does not fit");
   }
@@ -357,10 +373,10 @@ MC_TEST(codec_refuses_inconsistent_lengths_behind_a_valid_header_checksum) {
 }
 
 MC_TEST(codec_refuses_a_chunk_whose_content_size_differs) {
-  // Splice a valid 50-byte zstd / lz4 chunk where a 100-byte chunk is expected.
+  // Splice a valid 500-byte zstd / lz4 chunk where a 1000-byte chunk is expected.
   for (Codec codec : {Codec::kZstd, Codec::kLz4}) {
-    Bytes small = encode(text_like(50), options(codec, 1, 100));
-    Bytes big = encode(text_like(100), options(codec, 1, 100));
+    Bytes small = encode(text_like(500), options(codec, 1, 1000));
+    Bytes big = encode(text_like(1000), options(codec, 1, 1000));
     MC_CHECK_EQ(get_u32(small, 36) >> 31, 0u);
     Bytes spliced = big;
     spliced.resize(40);
@@ -372,7 +388,7 @@ MC_TEST(codec_refuses_a_chunk_whose_content_size_differs) {
 }
 
 MC_TEST(codec_refuses_an_empty_compressed_chunk) {
-  Bytes frame = encode(text_like(100), options(Codec::kZstd, 1, 100));
+  Bytes frame = encode(text_like(1000), options(Codec::kZstd, 1, 1000));
   frame.resize(40);
   put_u32(frame, 36, 0);
   reseal(frame);

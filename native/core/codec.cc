@@ -8,11 +8,13 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "error.h"
 #include "hash.h"
@@ -251,11 +253,32 @@ void unshuffle_tail(const uint8_t* in, uint8_t* out, size_t n, size_t from) {
     for (size_t k = 0; k < ES; ++k) out[i * ES + k] = in[k * n + i];
 }
 
+// Other element sizes: with the size known at compile time the inner loop unrolls; 3..16 covers
+// the odd record and struct sizes seen in practice, anything larger takes the variable loop.
+template <size_t ES>
+void shuffle_fixed(const uint8_t* in, uint8_t* out, size_t n) { shuffle_tail<ES>(in, out, n, 0); }
+template <size_t ES>
+void unshuffle_fixed(const uint8_t* in, uint8_t* out, size_t n) { unshuffle_tail<ES>(in, out, n, 0); }
+
+using Transpose = void (*)(const uint8_t*, uint8_t*, size_t);
+template <size_t... ES>
+constexpr std::array<Transpose, sizeof...(ES)> shuffle_table(std::index_sequence<ES...>) {
+  return {&shuffle_fixed<ES + 1>...};
+}
+template <size_t... ES>
+constexpr std::array<Transpose, sizeof...(ES)> unshuffle_table(std::index_sequence<ES...>) {
+  return {&unshuffle_fixed<ES + 1>...};
+}
+constexpr auto kShuffleFixed = shuffle_table(std::make_index_sequence<16>());      // sizes 1..16
+constexpr auto kUnshuffleFixed = unshuffle_table(std::make_index_sequence<16>());
+
 void shuffle_generic(const uint8_t* in, uint8_t* out, size_t n, size_t es) {
+  if (es <= kShuffleFixed.size()) return kShuffleFixed[es - 1](in, out, n);
   for (size_t i = 0; i < n; ++i)
     for (size_t k = 0; k < es; ++k) out[k * n + i] = in[i * es + k];
 }
 void unshuffle_generic(const uint8_t* in, uint8_t* out, size_t n, size_t es) {
+  if (es <= kUnshuffleFixed.size()) return kUnshuffleFixed[es - 1](in, out, n);
   for (size_t i = 0; i < n; ++i)
     for (size_t k = 0; k < es; ++k) out[i * es + k] = in[k * n + i];
 }
@@ -497,11 +520,12 @@ std::vector<uint8_t> encode_frame(const uint8_t* data, size_t len, const EncodeO
     store_u32(o + kFrameHeaderSize + 4 * i, entry);
   }
   // Index 0 hashes the input while the others place chunks.
+  uint64_t checksum = 0;
   parallel_for(
       count + 1,
       [&](size_t j) {
         if (j == 0) {
-          f.checksum = xxh3_64(data, len);
+          checksum = xxh3_64(data, len);
           return;
         }
         const size_t i = j - 1;
@@ -513,7 +537,7 @@ std::vector<uint8_t> encode_frame(const uint8_t* data, size_t len, const EncodeO
         }
       },
       threads);
-  store_u64(o + 24, f.checksum);
+  store_u64(o + 24, checksum);
   store_u32(o + kHeaderHashedBytes, header_checksum(o, 4 * count));
   return out;
 }

@@ -1,51 +1,43 @@
 #!/usr/bin/env node
-// The `modelcache` command line.
+// The `modelcache` command line: inspect and manage a cache directory, hash model files.
+// Exit codes: 0 ok, 1 operational failure (no cache, problems found), 2 usage error.
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
-import { hashFile } from '../hash.js';
-import { createProgress } from '../progress.js';
-import { CacheError } from '../errors.js';
+import { Command, CommanderError } from 'commander';
+import { reportError } from './action.js';
+import { addCacheCommands } from './commands/cache.js';
+import { addHashCommand } from './commands/hash.js';
+import { EXIT_USAGE, createOutput } from './output.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
+/** The program, with exitOverride: usage errors are thrown as CommanderError instead of exiting. */
 export function buildProgram(): Command {
   const program = new Command();
-  program.name('modelcache').description('Inspect and manage modelcache caches').version(pkg.version);
-
   program
-    .command('hash')
-    .description('print the XXH3-128 tree hash of a file (the content id modelcache uses for models)')
-    .argument('<file>', 'file to hash')
-    .option('--json', 'print JSON for scripts')
-    .action(async (file: string, opts: { json?: boolean }) => {
-      const { size } = await import('node:fs/promises').then((fs) => fs.stat(file));
-      const bar = createProgress(`hashing ${file}`, size, { bytes: true });
-      const t0 = performance.now();
-      const digest = await hashFile(file, { onProgress: (done) => bar.update(done) });
-      bar.done();
-      const ms = performance.now() - t0;
-      if (opts.json) process.stdout.write(JSON.stringify({ file, bytes: size, hash: digest, ms }) + '\n');
-      else process.stdout.write(`${digest}  ${file}\n`);
-    });
-
+    .name('modelcache')
+    .description('Inspect and manage modelcache caches.\nExit codes: 0 ok, 1 failure (no cache, problems found), 2 usage error.')
+    .version(pkg.version)
+    .option('--dir <path>', 'cache directory (default: $MODELCACHE_DIR, else the platform cache dir, ~/.cache/modelcache on Linux)')
+    .option('--json', 'print one JSON document on stdout, for scripts')
+    .configureHelp({ showGlobalOptions: true })
+    // Inherited by the subcommands added below.
+    .exitOverride();
+  addCacheCommands(program);
+  addHashCommand(program);
   return program;
-}
-
-export function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got ${JSON.stringify(value)}`);
-  return n;
 }
 
 async function main(): Promise<void> {
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {
-    const e = err as Error & { code?: string };
-    const code = e instanceof CacheError ? ` (${e.code})` : '';
-    process.stderr.write(`modelcache: ${e.message}${code}\n`);
-    process.exitCode = 1;
+    if (err instanceof CommanderError) {
+      // Commander has printed its message (or the help / version); only the exit code is ours.
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
+    process.exitCode = reportError(createOutput({ json: process.argv.includes('--json') }), err);
   }
 }
 

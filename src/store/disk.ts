@@ -9,6 +9,7 @@ import {
   renameSync, rmSync, statSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { readFile, rename, copyFile, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { toBytes } from '../bytes.js';
@@ -31,6 +32,8 @@ export interface DiskTierOptions {
   durable?: boolean;
   /** How often batched access times are written, in ms. Default 1000. */
   accessFlushMs?: number;
+  /** Inspect only: no tmp cleanup at open, puts refused (for tools such as `modelcache ls`). */
+  readOnly?: boolean;
 }
 
 /** A file-backed entry as handed out by {@link DiskTier.getFile}. */
@@ -75,6 +78,10 @@ const LAYOUT_VERSION = 1;
 const TOTALS_KEY = 'totals';
 const STALE_TMP_MS = 24 * 3600_000;
 const EVICT_TARGET = 0.95;
+const ORPHAN_GRACE_MS = 60_000;
+
+// tmp/ names are <host>-<pid>-<random>: only this host can tell whether a writer is alive.
+const HOST = hostname().replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 64) || 'host';
 
 let lastStamp = 0;
 /** Unique, increasing access stamps (µs since epoch) within this process. */
@@ -106,6 +113,7 @@ export class DiskTier implements Tier {
   readonly dir: string;
   readonly maxBytes: number;
   readonly inlineThreshold: number;
+  readonly #readOnly: boolean;
   readonly #durable: boolean;
   readonly #root: RootDatabase;
   readonly #entries: Database<Buffer, string>;
@@ -123,14 +131,14 @@ export class DiskTier implements Tier {
 
   constructor(options: DiskTierOptions) {
     if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
-    checkOptionNames('DiskTier options', options, ['dir', 'maxBytes', 'inlineThreshold', 'durable', 'accessFlushMs']);
+    checkOptionNames('DiskTier options', options, ['dir', 'maxBytes', 'inlineThreshold', 'durable', 'accessFlushMs', 'readOnly']);
     if (typeof options.dir !== 'string' || options.dir.length === 0) throw invalidType('options.dir', 'non-empty string', options.dir);
     this.dir = options.dir;
-    this.maxBytes = options.maxBytes === undefined ? 10e9 : checkInteger('options.maxBytes', options.maxBytes, 0, Number.MAX_SAFE_INTEGER);
+    const explicitMax = options.maxBytes === undefined ? undefined : checkInteger('options.maxBytes', options.maxBytes, 0, Number.MAX_SAFE_INTEGER);
     this.inlineThreshold = options.inlineThreshold === undefined ? 64 * 1024 : checkInteger('options.inlineThreshold', options.inlineThreshold, 0, 1 << 30);
     this.#durable = options.durable === undefined ? false : Boolean(options.durable);
+    this.#readOnly = Boolean(options.readOnly);
     const flushMs = options.accessFlushMs === undefined ? 1000 : checkInteger('options.accessFlushMs', options.accessFlushMs, 1, 3_600_000);
-    this.#stats = emptyStats(this.maxBytes);
 
     this.#blobs = join(this.dir, 'blobs');
     this.#tmp = join(this.dir, 'tmp');
@@ -150,7 +158,14 @@ export class DiskTier implements Tier {
       }
     }
     this.#checkLayout();
-    this.#cleanStaleTmp();
+    // The limit is stored so that tools opening the cache without one (the CLI) see the owner's.
+    const stored = this.#meta.get('maxBytes');
+    this.maxBytes = explicitMax ?? (stored ? Number(stored.toString()) : 10e9);
+    if (explicitMax !== undefined && stored?.toString() !== String(explicitMax)) {
+      this.#meta.putSync('maxBytes', Buffer.from(String(explicitMax)));
+    }
+    this.#stats = emptyStats(this.maxBytes);
+    if (!this.#readOnly) this.#cleanStaleTmp();
     this.#flushTimer = setInterval(() => void this.flushAccess(), flushMs);
     this.#flushTimer.unref();
   }
@@ -164,32 +179,41 @@ export class DiskTier implements Tier {
     }
   }
 
-  /** Removes tmp files whose writer is gone (dead pid) or that are older than a day. */
-  #cleanStaleTmp(): void {
-    let names: string[];
+  /**
+   * Whether a tmp/ file was left by a writer that is gone: one of this host whose pid is dead, or
+   * any file older than a day (a writer on another host sharing the directory, a reused pid).
+   */
+  #isStaleTmp(name: string): boolean {
+    const m = /^(.*)-(\d+)-[0-9a-f]+/.exec(name);
     try {
-      names = readdirSync(this.#tmp);
+      if (Date.now() - statSync(join(this.#tmp, name)).mtimeMs > STALE_TMP_MS) return true;
     } catch {
-      return;
+      return false; // already gone
     }
-    for (const name of names) {
-      const pid = Number(name.split('-')[0]);
-      const path = join(this.#tmp, name);
+    if (!m) return false;
+    const pid = Number(m[2]);
+    return m[1] === HOST && pid !== process.pid && !isPidAlive(pid);
+  }
+
+  /** Removes stale tmp files; returns how many. */
+  #cleanStaleTmp(): number {
+    let removed = 0;
+    for (const name of safeReaddir(this.#tmp)) {
+      if (!this.#isStaleTmp(name)) continue;
       try {
-        const dead = !Number.isInteger(pid) || pid <= 0 || (!isPidAlive(pid) && pid !== process.pid);
-        if (dead || Date.now() - statSync(path).mtimeMs > STALE_TMP_MS) {
-          rmSync(path, { force: true, recursive: true });
-          logDebug(`disk: removed stale tmp file ${name}`);
-        }
+        rmSync(join(this.#tmp, name), { force: true, recursive: true });
+        removed++;
+        logDebug(`disk: removed stale tmp file ${name}`);
       } catch {
-        /* raced with its owner finishing */
+        /* raced with another cleaner */
       }
     }
+    return removed;
   }
 
   /** A fresh path inside this cache's tmp/ (same filesystem as blobs/, so it can be renamed in). */
   tmpPath(suffix = ''): string {
-    return join(this.#tmp, `${process.pid}-${randomBytes(8).toString('hex')}${suffix}`);
+    return join(this.#tmp, `${HOST}-${process.pid}-${randomBytes(8).toString('hex')}${suffix}`);
   }
 
   #filePath(key: string, file: string): string {
@@ -265,6 +289,11 @@ export class DiskTier implements Tier {
 
   #assertOpen(): void {
     if (this.#closed) throw new CacheError('ERR_CLOSED', `disk tier at ${this.dir} is closed`);
+  }
+
+  #assertWritable(): void {
+    this.#assertOpen();
+    if (this.#readOnly) throw new CacheError('ERR_BAD_INPUT', `disk tier at ${this.dir} was opened read-only`);
   }
 
   /**
@@ -397,7 +426,7 @@ export class DiskTier implements Tier {
 
   /** Stores a value; resolves false if it is larger than maxBytes or the disk refused it. */
   async put(key: string, value: Uint8Array, meta: PutMeta = {}): Promise<boolean> {
-    this.#assertOpen();
+    this.#assertWritable();
     checkKey(key);
     const bytes = toBytes('value', value);
     if (bytes.byteLength > this.maxBytes) {
@@ -442,7 +471,7 @@ export class DiskTier implements Tier {
    * filesystem, e.g. a {@link tmpPath}; copied otherwise). Resolves false if refused.
    */
   async putFile(key: string, path: string, meta: PutMeta = {}): Promise<boolean> {
-    this.#assertOpen();
+    this.#assertWritable();
     checkKey(key);
     if (typeof path !== 'string') throw invalidType('path', 'string', path);
     try {
@@ -537,10 +566,11 @@ export class DiskTier implements Tier {
   }
 
   /** Evicts least recently used entries until at most `target` bytes remain. */
-  async #evictTo(target: number): Promise<number> {
+  async #evictTo(target: number): Promise<{ evicted: number; bytes: number }> {
     // One eviction at a time per process; a put that finds one running waits for it, then rechecks.
     while (this.#evicting) await this.#evicting;
     let evicted = 0;
+    let freedBytes = 0;
     const run = (async () => {
       await this.flushAccess();
       const files = await this.#root.transaction(() => {
@@ -565,6 +595,7 @@ export class DiskTier implements Tier {
           else {
             paths.push(this.#removeInTxn(lruKey[1], rec, totals));
             evicted++;
+            freedBytes += rec.size;
           }
         }
         this.#writeTotals(totals.bytes, totals.entries);
@@ -577,23 +608,26 @@ export class DiskTier implements Tier {
       this.#evicting = undefined;
     });
     await this.#evicting;
-    return evicted;
+    return { evicted, bytes: freedBytes };
   }
 
   /** Evicts least recently used entries down to `maxBytes` (default: the tier's limit). */
-  async prune(maxBytes = this.maxBytes): Promise<number> {
-    this.#assertOpen();
+  async prune(maxBytes = this.maxBytes): Promise<{ evicted: number; bytes: number }> {
+    this.#assertWritable();
     checkInteger('maxBytes', maxBytes, 0, Number.MAX_SAFE_INTEGER);
     return this.#evictTo(maxBytes);
   }
 
   async delete(key: string): Promise<boolean> {
-    this.#assertOpen();
+    this.#assertWritable();
     checkKey(key);
     this.#pendingAccess.delete(key);
     const path = await this.#root.transaction(() => {
       const rec = this.#readRecordSafe(key);
-      if (!rec) return null;
+      if (!rec) {
+        // Absent, or a damaged record: remove whatever is stored under the key.
+        return this.#entries.removeSync(key) ? (this.#values.removeSync(key), '') : null;
+      }
       const totals = this.#readTotals();
       const p = this.#removeInTxn(key, rec, totals);
       this.#writeTotals(totals.bytes, totals.entries);
@@ -605,16 +639,27 @@ export class DiskTier implements Tier {
   }
 
   async clear(): Promise<void> {
-    this.#assertOpen();
+    this.#assertWritable();
     this.#pendingAccess.clear();
-    await this.#root.transaction(() => {
+    // Unlink only the files of the entries removed here: a put racing from another process
+    // keeps its file and its record.
+    const files = await this.#root.transaction(() => {
+      const paths: string[] = [];
+      for (const { key, value } of this.#entries.getRange({})) {
+        try {
+          const rec = decodeRecord(value as Buffer);
+          if (!rec.inline) paths.push(this.#filePath(key as string, rec.file));
+        } catch {
+          /* a damaged record has no trustworthy file name; verify --repair collects orphans */
+        }
+      }
       this.#entries.clearSync();
       this.#values.clearSync();
       this.#lru.clearSync();
       this.#writeTotals(0, 0);
+      return paths;
     });
-    rmSync(this.#blobs, { recursive: true, force: true });
-    mkdirSync(this.#blobs, { recursive: true, mode: 0o700 });
+    this.#unlinkQuietly(files);
   }
 
   /** Entries in the index, most recently used last. */
@@ -702,7 +747,8 @@ export class DiskTier implements Tier {
       for (const b of safeReaddir(join(this.#blobs, a))) {
         for (const f of safeReaddir(join(this.#blobs, a, b))) {
           const p = join(this.#blobs, a, b, f);
-          if (!liveFiles.has(p)) {
+          // A young unindexed file is most likely a put in flight (file first, record second).
+          if (!liveFiles.has(p) && isOlderThan(p, ORPHAN_GRACE_MS)) {
             problems.push({ path: p, problem: 'orphan-file' });
             orphans.push(p);
           }
@@ -710,28 +756,27 @@ export class DiskTier implements Tier {
       }
     }
     for (const name of safeReaddir(this.#tmp)) {
-      const pid = Number(name.split('-')[0]);
-      if (!Number.isInteger(pid) || !isPidAlive(pid)) problems.push({ path: join(this.#tmp, name), problem: 'stale-tmp' });
+      if (this.#isStaleTmp(name)) problems.push({ path: join(this.#tmp, name), problem: 'stale-tmp' });
     }
 
     let repaired = 0;
-    if (options.repair && problems.length > 0) {
+    if (options.repair && problems.length > 0 && !this.#readOnly) {
+      const fixed = await this.#repair(bad, orphans);
+      // Index problems are all fixed by the rebuild; files may have vanished in between (also fixed).
       const indexProblems = problems.filter((p) => p.problem === 'lru-mismatch' || p.problem === 'totals').length;
-      repaired = (await this.#repair(bad, orphans)) + indexProblems;
+      repaired = bad.size + indexProblems + fixed.orphans + Math.min(fixed.tmp, problems.filter((p) => p.problem === 'stale-tmp').length);
     }
     return { entries, bytes, problems, repaired };
   }
 
   /** Drops bad entries, rebuilds LRU keys and totals, removes old orphans and stale tmp files. */
-  async #repair(bad: Map<string, DiskRecord | undefined>, orphans: string[]): Promise<number> {
-    let repaired = 0;
+  async #repair(bad: Map<string, DiskRecord | undefined>, orphans: string[]): Promise<{ orphans: number; tmp: number }> {
     const files = await this.#root.transaction(() => {
       const paths: (string | undefined)[] = [];
       for (const [key, rec] of bad) {
         this.#entries.remove(key);
         this.#values.remove(key);
         if (rec && !rec.inline) paths.push(this.#filePath(key, rec.file));
-        repaired++;
       }
       // Rebuild the LRU index and the totals from the entries that remain.
       this.#lru.clearSync();
@@ -747,20 +792,21 @@ export class DiskTier implements Tier {
       return paths;
     });
     this.#unlinkQuietly(files);
-    const cutoff = Date.now() - 60_000;
+    let removed = 0;
     for (const p of orphans) {
+      // Re-check: the file may have been indexed since verify listed it.
+      const f = p.slice(p.lastIndexOf('/') + 1);
+      const key = f.slice(0, f.lastIndexOf('-'));
+      const rec = this.#readRecordSafe(key);
+      if (rec && !rec.inline && rec.file === f) continue;
       try {
-        if (statSync(p).mtimeMs < cutoff) {
-          unlinkSync(p);
-          repaired++;
-        }
+        unlinkSync(p);
+        removed++;
       } catch {
         /* gone already */
       }
     }
-    const before = safeReaddir(this.#tmp).length;
-    this.#cleanStaleTmp();
-    return repaired + before - safeReaddir(this.#tmp).length;
+    return { orphans: removed, tmp: this.#cleanStaleTmp() };
   }
 
   async close(): Promise<void> {
@@ -770,6 +816,14 @@ export class DiskTier implements Tier {
     await this.flushAccess();
     this.#closed = true;
     await this.#root.close();
+  }
+}
+
+function isOlderThan(path: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > ms;
+  } catch {
+    return false;
   }
 }
 

@@ -1,4 +1,5 @@
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DiskTier, hashFile } from '../../src/index.js';
@@ -82,7 +83,7 @@ describe('DiskTier', () => {
     expect(t.has(key(8))).toBe(false);
     await t.clear();
     expect(t.stats()).toMatchObject({ entries: 0, bytes: 0 });
-    expect(readdirSync(join(t.dir, 'blobs'))).toEqual([]);
+    expect(readdirSync(join(t.dir, 'blobs'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile())).toEqual([]);
     expect((await t.verify()).problems).toEqual([]);
     await t.close();
   });
@@ -104,10 +105,12 @@ describe('DiskTier', () => {
     const dir = join(root, 'stale');
     const a = new DiskTier({ dir });
     await a.close();
-    writeFileSync(join(dir, 'tmp', '999999999-deadbeef'), 'partial');
-    writeFileSync(join(dir, 'tmp', `${process.pid}-alive`), 'mine');
+    const host = hostname().replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 64);
+    writeFileSync(join(dir, 'tmp', `${host}-999999999-deadbeef`), 'partial'); // dead writer on this host
+    writeFileSync(join(dir, 'tmp', `${host}-${process.pid}-aaaa`), 'mine'); // live writer
+    writeFileSync(join(dir, 'tmp', `otherhost-999999999-bbbb`), 'theirs'); // cannot tell: kept for a day
     const b = new DiskTier({ dir });
-    expect(readdirSync(join(dir, 'tmp'))).toEqual([`${process.pid}-alive`]);
+    expect(readdirSync(join(dir, 'tmp')).sort()).toEqual(['otherhost-999999999-bbbb', `${host}-${process.pid}-aaaa`].sort());
     await b.close();
   });
 

@@ -20,14 +20,15 @@ export function cacheDir(opts: GlobalOptions): string {
 }
 
 /** Opens the cache at `dir`, or fails with "no cache at <dir>" without creating anything. */
-function openExisting(dir: string): DiskTier {
+function openExisting(dir: string, write: boolean): DiskTier {
   if (!existsSync(join(dir, 'index'))) throw new CliError(`no cache at ${dir}`, EXIT_FAILURE);
-  return new DiskTier({ dir });
+  // Read-only for inspection: no tmp cleanup, nothing written by merely looking.
+  return new DiskTier({ dir, readOnly: !write });
 }
 
-async function withCache<T>(opts: GlobalOptions, fn: (tier: DiskTier, dir: string) => Promise<T>): Promise<T> {
+async function withCache<T>(opts: GlobalOptions, write: boolean, fn: (tier: DiskTier, dir: string) => Promise<T>): Promise<T> {
   const dir = cacheDir(opts);
-  const tier = openExisting(dir);
+  const tier = openExisting(dir, write);
   try {
     return await fn(tier, dir);
   } finally {
@@ -52,7 +53,7 @@ interface KindCount {
 }
 
 async function stats(out: Output, opts: GlobalOptions): Promise<number> {
-  return withCache(opts, async (tier, dir) => {
+  return withCache(opts, false, async (tier, dir) => {
     const s = tier.stats();
     const kinds: Record<string, KindCount> = {};
     let inline = 0;
@@ -102,7 +103,7 @@ function sortEntries(entries: DiskEntry[], by: SortBy): DiskEntry[] {
 }
 
 async function ls(out: Output, opts: LsOptions): Promise<number> {
-  return withCache(opts, async (tier, dir) => {
+  return withCache(opts, false, async (tier, dir) => {
     const s = tier.stats();
     let entries = [...tier.list()];
     if (opts.kind !== undefined) entries = entries.filter((e) => e.kind === opts.kind);
@@ -189,7 +190,7 @@ function printProblems(out: Output, problems: readonly VerifyProblem[]): void {
 }
 
 async function verify(out: Output, opts: GlobalOptions & { repair?: boolean }): Promise<number> {
-  return withCache(opts, async (tier, dir) => {
+  return withCache(opts, Boolean(opts.repair), async (tier, dir) => {
     const count = tier.stats().entries;
     const bar = delayedProgress('verifying', count);
     let report;
@@ -236,11 +237,9 @@ async function verify(out: Output, opts: GlobalOptions & { repair?: boolean }): 
 // ---------------------------------------------------------------------------------------------- prune
 
 async function prune(out: Output, opts: GlobalOptions & { maxBytes: number }): Promise<number> {
-  return withCache(opts, async (tier, dir) => {
-    const before = tier.stats();
-    const evicted = await tier.prune(opts.maxBytes);
+  return withCache(opts, true, async (tier, dir) => {
+    const { evicted, bytes: freed } = await tier.prune(opts.maxBytes);
     const after = tier.stats();
-    const freed = Math.max(0, before.bytes - after.bytes);
     if (out.json) {
       out.data({ dir, maxBytes: opts.maxBytes, evicted, freedBytes: freed, entries: after.entries, bytes: after.bytes });
       return EXIT_OK;
@@ -269,7 +268,7 @@ async function clear(out: Output, opts: GlobalOptions & { yes?: boolean }): Prom
   if (!opts.yes && !interactive) {
     throw new CliError('clear deletes every entry: pass --yes to confirm when not running interactively', EXIT_USAGE);
   }
-  return withCache(opts, async (tier, dir) => {
+  return withCache(opts, true, async (tier, dir) => {
     const before = tier.stats();
     if (!opts.yes && !(await confirm(`delete all ${plural(before.entries, 'entry', 'entries')} (${formatBytes(before.bytes)}) in ${dir}? [y/N] `))) {
       out.line('nothing deleted');

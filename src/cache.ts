@@ -185,9 +185,55 @@ export class Cache {
     }
   }
 
-  /** Reads several keys; misses are undefined. */
+  /**
+   * Reads several keys; misses are undefined. Tier by tier: each tier is asked only for what the
+   * faster ones missed, and a synchronous tier (memory) answers without a promise per key.
+   */
   async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
-    return Promise.all(keys.map((k) => this.get(k)));
+    this.#assertOpen();
+    const out: (Buffer | undefined)[] = new Array(keys.length);
+    let pending: number[] = keys.map((_, i) => i);
+    for (let t = 0; t < this.tiers.length && pending.length > 0; t++) {
+      const tier = this.tiers[t];
+      let stored: (Buffer | undefined)[];
+      try {
+        stored = await tier.getMany(pending.map((i) => keys[i]));
+      } catch (err) {
+        this.#tierFailed(tier, 'getMany', err);
+        continue;
+      }
+      const still: number[] = [];
+      const decoding: Promise<void>[] = [];
+      pending.forEach((i, j) => {
+        const v = stored[j];
+        if (v === undefined) {
+          still.push(i);
+          return;
+        }
+        if (!tier.encoded) {
+          out[i] = v;
+          if (t > 0) this.#promote(keys[i], v, t);
+          return;
+        }
+        decoding.push(
+          this.#decode(v).then(
+            (raw) => {
+              out[i] = raw;
+              this.#promote(keys[i], raw, t);
+            },
+            (err) => {
+              this.#dropUndecodable(tier, keys[i], err);
+              still.push(i);
+            },
+          ),
+        );
+      });
+      if (decoding.length > 0) await Promise.all(decoding);
+      pending = still;
+    }
+    this.#stats.hits += keys.length - pending.length;
+    this.#stats.misses += pending.length;
+    return out;
   }
 
   /**

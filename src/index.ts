@@ -38,3 +38,5 @@ export {
 export type { Tier, TierStats, PutMeta } from './store/tier.js';
 export { defaultCacheDir } from './paths.js';
 export { setLogger, type Logger } from './log.js';
+export { tensorCache, tensorCacheOf, type TensorCacheOptions, type TensorCacheHandle, type Memoized } from './memoize/decorator.js';
+export type { MemoStats, CacheDtype } from './memoize/batch.js';

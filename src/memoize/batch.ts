@@ -1,0 +1,378 @@
+// Batch-aware memoization of one function or method: per-sample keys from row digests, hits
+// served from the Cache, one call of the function on the sub-batch of misses, outputs split per
+// row, stored, and reassembled in the caller's order. Concurrent calls compute a sample once.
+import { castBfloat16ToFloat32, castFloat16ToFloat32, castFloat32ToBfloat16, castFloat32ToFloat16 } from '../cast.js';
+import type { Cache, CacheStats } from '../cache.js';
+import { invalidType } from '../errors.js';
+import { hashRows, hash } from '../hash.js';
+import { encodeKey } from '../keys.js';
+import { logDebug, warn } from '../log.js';
+import { dataOffsets, decodeHeader, encodeHeader, entrySize, type Container, type EntrySchema } from './entry.js';
+import {
+  DTYPES, gatherRows, isTensorLike, makeTensor, rowLayout, tensorClassOf, typedArrayOf,
+  type RowLayout, type TensorCtor, type TensorLike,
+} from './tensor.js';
+
+/** Storage dtype for float32 outputs. */
+export type CacheDtype = 'float16' | 'bfloat16';
+
+/** Counters of one memoized function or instance. */
+export interface MemoStats {
+  calls: number;
+  samples: number;
+  /** Samples served from the cache (or from a concurrent call computing them). */
+  hits: number;
+  /** Samples computed by calling the function. */
+  computed: number;
+  /** Calls that could not be split per sample and ran uncached. */
+  uncached: number;
+  cache: CacheStats;
+}
+
+interface Outputs {
+  container: Container;
+  ctor: TensorCtor | undefined;
+  names: string[];
+  tensors: TensorLike[];
+}
+
+interface Computed {
+  outputs: Outputs;
+  layouts: RowLayout[];
+  /** Stored bytes of each output for the whole sub-batch (cast when cacheDtype applies). */
+  stored: Uint8Array[];
+  schema: EntrySchema;
+  header: Buffer;
+}
+
+/** Where each sample of a call comes from. */
+type Source = { entry: Buffer } | { computed: Computed; row: number };
+
+let ortTensorCtor: Promise<TensorCtor | undefined> | undefined;
+/** onnxruntime's Tensor class, loaded lazily (an optional peer). */
+function loadOrtTensor(): Promise<TensorCtor | undefined> {
+  ortTensorCtor ??= import('onnxruntime-common').then(
+    (m) => (m as unknown as { Tensor: TensorCtor }).Tensor,
+    () => undefined,
+  );
+  return ortTensorCtor;
+}
+
+/** A deferred promise for single flight. */
+interface Flight {
+  promise: Promise<Buffer>;
+  resolve(b: Buffer): void;
+  reject(e: unknown): void;
+}
+
+function flight(): Flight {
+  let resolve!: (b: Buffer) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<Buffer>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {}); // waiters handle failure; no unhandled rejection when there are none
+  return { promise, resolve, reject };
+}
+
+export class TensorMemo {
+  readonly #inflight = new Map<string, Flight>();
+  readonly #counters = { calls: 0, samples: 0, hits: 0, computed: 0, uncached: 0 };
+  // Header bytes -> parsed schema: all samples of a function share one header.
+  readonly #schemas = new Map<string, { schema: EntrySchema; headerLength: number }>();
+  #tensorCtor: TensorCtor | undefined;
+
+  constructor(
+    readonly cache: Cache,
+    readonly moduleHash: string,
+    readonly cacheDtype: CacheDtype | undefined,
+  ) {}
+
+  stats(): MemoStats {
+    return { ...this.#counters, cache: this.cache.stats() };
+  }
+
+  /** Calls `fn` with `args` through the cache. */
+  async call(fn: (...args: unknown[]) => unknown, thisArg: unknown, args: unknown[]): Promise<unknown> {
+    this.#counters.calls++;
+    const tensorArgs: { index: number; layout: RowLayout; ctor: TensorCtor | undefined }[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      if (isTensorLike(a)) tensorArgs.push({ index: i, layout: rowLayout(`args[${i}]`, a), ctor: tensorClassOf(a) });
+    }
+    if (tensorArgs.length === 0) {
+      throw invalidType('args', 'at least one tensor argument ({ type, dims, data }) with the batch along dim 0', 'no tensor');
+    }
+    const batch = tensorArgs[0].layout.batch;
+    for (const t of tensorArgs) {
+      if (t.layout.batch !== batch) {
+        throw invalidType(`args[${t.index}].dims[0]`, `the batch size ${batch} of args[${tensorArgs[0].index}]`, t.layout.batch);
+      }
+    }
+    this.#tensorCtor ??= tensorArgs.find((t) => t.ctor)?.ctor;
+    if (batch === 0) return fn.apply(thisArg, args);
+    this.#counters.samples += batch;
+
+    const keys = this.#sampleKeys(args, tensorArgs, batch);
+    const sources: (Source | undefined)[] = new Array(batch);
+    const found = await this.cache.getMany(keys);
+
+    // Misses, deduplicated: the first row of each missing key computes it.
+    const firstRow = new Map<string, number>();
+    for (let i = 0; i < batch; i++) {
+      const e = found[i];
+      if (e) sources[i] = { entry: e };
+      else if (!firstRow.has(keys[i])) firstRow.set(keys[i], i);
+    }
+    const owned: string[] = [];
+    const waiting: string[] = [];
+    for (const key of firstRow.keys()) {
+      if (this.#inflight.has(key)) waiting.push(key);
+      else {
+        owned.push(key);
+        this.#inflight.set(key, flight());
+      }
+    }
+
+    const computedBy = new Map<string, Source>();
+    // Take the promises now: a flight leaves the map as soon as it lands.
+    const waits = waiting.map((key) => ({ key, promise: this.#inflight.get(key)!.promise }));
+    if (owned.length > 0) await this.#compute(fn, thisArg, args, tensorArgs, owned, firstRow, computedBy);
+    for (const w of waits) {
+      // If the call computing it failed, compute it here (that failure belongs to its caller),
+      // unless another call has taken the key over meanwhile: then wait for that one.
+      for (let promise: Promise<Buffer> | undefined = w.promise, attempt = 0; !computedBy.has(w.key); attempt++) {
+        if (promise && attempt < 3) {
+          try {
+            computedBy.set(w.key, { entry: await promise });
+          } catch {
+            promise = this.#inflight.get(w.key)?.promise;
+          }
+          continue;
+        }
+        if (!this.#inflight.has(w.key)) this.#inflight.set(w.key, flight());
+        await this.#compute(fn, thisArg, args, tensorArgs, [w.key], firstRow, computedBy);
+      }
+    }
+    let computedRows = 0;
+    for (let i = 0; i < batch; i++) {
+      sources[i] ??= computedBy.get(keys[i]);
+      if ('computed' in sources[i]!) computedRows++;
+    }
+    this.#counters.hits += batch - computedRows;
+    const fromCache = found.reduce((n, e) => n + (e ? 1 : 0), 0);
+    logDebug(`tensorCache ${this.moduleHash.slice(0, 8)}: ${batch} samples, ${fromCache} cached`);
+    const assembled = await this.#assemble(sources as Source[], batch);
+    if (assembled !== undefined) return assembled;
+    // Samples disagree in shape (e.g. outputs padded per batch): cannot be served per sample.
+    this.#counters.uncached++;
+    warn('ERR_TENSORCACHE_SHAPE', 'tensorCache: per-sample outputs differ in shape across calls; this call ran uncached');
+    return fn.apply(thisArg, args);
+  }
+
+  #sampleKeys(args: unknown[], tensorArgs: { index: number; layout: RowLayout }[], batch: number): string[] {
+    // Non-tensor arguments by position (tensors replaced by their dtype and row shape), folded
+    // once into a prefix digest; then per sample: prefix + each tensor argument's row digest.
+    const shape = args.map((a, i) => {
+      const t = tensorArgs.find((x) => x.index === i);
+      return t ? { tensor: t.layout.dtype, rowDims: t.layout.rowDims } : a;
+    });
+    const prefix = Buffer.from(hash(encodeKey(`tensorCache:${this.moduleHash}`, shape).bytes), 'hex');
+    const width = 16 * (1 + tensorArgs.length);
+    const combined = Buffer.allocUnsafe(batch * width);
+    for (let i = 0; i < batch; i++) prefix.copy(combined, i * width);
+    tensorArgs.forEach((t, j) => {
+      const digests = t.layout.rowBytes === 0 ? Buffer.alloc(16 * batch) : Buffer.from(hashRows(t.layout.bytes, t.layout.rowBytes).buffer);
+      for (let i = 0; i < batch; i++) digests.copy(combined, i * width + 16 * (1 + j), 16 * i, 16 * i + 16);
+    });
+    const keyDigests = Buffer.from(hashRows(combined, width).buffer);
+    const keys = new Array<string>(batch);
+    for (let i = 0; i < batch; i++) keys[i] = keyDigests.toString('hex', 16 * i, 16 * i + 16);
+    return keys;
+  }
+
+  async #compute(
+    fn: (...args: unknown[]) => unknown,
+    thisArg: unknown,
+    args: unknown[],
+    tensorArgs: { index: number; layout: RowLayout; ctor: TensorCtor | undefined }[],
+    keys: string[],
+    firstRow: Map<string, number>,
+    into: Map<string, Source>,
+  ): Promise<void> {
+    const rows = keys.map((k) => firstRow.get(k)!);
+    const subArgs = [...args];
+    for (const t of tensorArgs) {
+      const bytes = gatherRows(t.layout, rows);
+      subArgs[t.index] = makeTensor(t.ctor, t.layout.dtype, [rows.length, ...t.layout.rowDims], typedArrayOf(t.layout.dtype, bytes));
+    }
+    let computed: Computed;
+    try {
+      const out = await fn.apply(thisArg, subArgs);
+      computed = this.#prepare(out, rows.length);
+    } catch (err) {
+      for (const k of keys) {
+        this.#inflight.get(k)?.reject(err);
+        this.#inflight.delete(k);
+      }
+      throw err; // nothing from a failed call is cached
+    }
+    this.#counters.computed += rows.length;
+    const size = entrySize(computed.header, computed.schema);
+    const offsets = dataOffsets(computed.header, computed.schema);
+    const elementSize = commonElementSize(computed.schema);
+    keys.forEach((key, j) => {
+      const entry = Buffer.alloc(size);
+      computed.header.copy(entry, 0);
+      computed.schema.outputs.forEach((o, k) => {
+        entry.set(computed.stored[k].subarray(j * o.storedBytes, (j + 1) * o.storedBytes), offsets[k]);
+      });
+      into.set(key, { computed, row: j });
+      this.#inflight.get(key)?.resolve(entry);
+      this.#inflight.delete(key);
+      void this.cache.put(key, entry, { kind: 'tensor', elementSize, meta: { module: this.moduleHash } });
+    });
+  }
+
+  /** Validates a function's output for a sub-batch of `m` and works out what to store. */
+  #prepare(out: unknown, m: number): Computed {
+    const outputs = normalizeOutputs(out);
+    const layouts = outputs.tensors.map((t, k) => {
+      const name = outputs.container === 'tensor' ? 'the output' : `output ${JSON.stringify(outputs.names[k])}`;
+      const l = rowLayout(name, t);
+      if (l.batch !== m) throw invalidType(`${name}.dims[0]`, `the batch size of the call (${m})`, l.batch);
+      return l;
+    });
+    const stored = layouts.map((l, k) => {
+      if (this.cacheDtype && l.dtype === 'float32') {
+        const src = outputs.tensors[k].data as Float32Array;
+        const f32 = new Float32Array(src.buffer, src.byteOffset, src.length);
+        const narrow = this.cacheDtype === 'float16' ? castFloat32ToFloat16(f32) : castFloat32ToBfloat16(f32);
+        return new Uint8Array(narrow.buffer, narrow.byteOffset, narrow.byteLength);
+      }
+      return l.bytes;
+    });
+    const schema: EntrySchema = {
+      container: outputs.container,
+      ortClass: outputs.ctor !== undefined,
+      outputs: layouts.map((l, k) => {
+        const storedDtype = this.cacheDtype && l.dtype === 'float32' ? this.cacheDtype : l.dtype;
+        return { name: outputs.names[k], dtype: l.dtype, storedDtype, rowDims: l.rowDims, storedBytes: stored[k].byteLength / m };
+      }),
+    };
+    if (outputs.ctor) this.#tensorCtor ??= outputs.ctor;
+    return { outputs, layouts, stored, schema, header: encodeHeader(schema) };
+  }
+
+  #schemaOf(entry: Buffer): { schema: EntrySchema; headerLength: number } {
+    // Header length is not known before parsing; key the memo by a prefix long enough to hold it.
+    const probe = entry.toString('latin1', 0, Math.min(entry.length, 256));
+    for (const [h, parsed] of this.#schemas) {
+      if (probe.startsWith(h)) return parsed;
+    }
+    const parsed = decodeHeader(entry);
+    if (this.#schemas.size < 64) this.#schemas.set(entry.toString('latin1', 0, parsed.headerLength), parsed);
+    return parsed;
+  }
+
+  /** Builds the outputs in the caller's order; undefined when samples disagree in shape. */
+  async #assemble(sources: Source[], batch: number): Promise<unknown> {
+    let schema: EntrySchema | undefined;
+    let header: string | undefined;
+    let ctorHint: TensorCtor | undefined;
+    const parsed: ({ headerLength: number } | undefined)[] = new Array(batch);
+    for (let i = 0; i < batch; i++) {
+      const s = sources[i];
+      let h: string;
+      let sch: EntrySchema;
+      if ('entry' in s) {
+        let p;
+        try {
+          p = this.#schemaOf(s.entry);
+        } catch {
+          return undefined; // a damaged entry cannot be served; the call runs uncached
+        }
+        parsed[i] = p;
+        h = s.entry.toString('latin1', 0, p.headerLength);
+        sch = p.schema;
+      } else {
+        h = s.computed.header.toString('latin1');
+        sch = s.computed.schema;
+        ctorHint ??= s.computed.outputs.ctor;
+      }
+      if (header === undefined) {
+        header = h;
+        schema = sch;
+      } else if (h !== header) {
+        return undefined;
+      }
+    }
+    const sch = schema!;
+    const ctor = ctorHint ?? (sch.ortClass ? (this.#tensorCtor ?? (await loadOrtTensor())) : undefined);
+    const tensors = sch.outputs.map((o, k) => {
+      const info = DTYPES[o.dtype];
+      const rowElems = o.rowDims.reduce((a, b) => a * b, 1);
+      const rowBytes = rowElems * info.bytes;
+      const out = new Uint8Array(batch * rowBytes);
+      const narrowed = o.storedDtype !== o.dtype;
+      // Rows stored narrow are gathered here and widened in one native call.
+      const staging = narrowed ? new Uint16Array(batch * rowElems) : undefined;
+      const stagedRows: number[] = [];
+      for (let i = 0; i < batch; i++) {
+        const s = sources[i];
+        if ('computed' in s) {
+          const l = s.computed.layouts[k];
+          out.set(l.bytes.subarray(s.row * rowBytes, (s.row + 1) * rowBytes), i * rowBytes);
+        } else {
+          const off = dataOffsets(s.entry.subarray(0, parsed[i]!.headerLength), sch)[k];
+          const row = s.entry.subarray(off, off + o.storedBytes);
+          if (staging) {
+            new Uint8Array(staging.buffer).set(row, i * o.storedBytes);
+            stagedRows.push(i);
+          } else {
+            out.set(row, i * rowBytes);
+          }
+        }
+      }
+      if (staging && stagedRows.length > 0) {
+        const wide = o.storedDtype === 'float16' ? castFloat16ToFloat32(staging) : castBfloat16ToFloat32(staging);
+        const wideBytes = new Uint8Array(wide.buffer, wide.byteOffset, wide.byteLength);
+        for (const i of stagedRows) out.set(wideBytes.subarray(i * rowBytes, (i + 1) * rowBytes), i * rowBytes);
+      }
+      return makeTensor(ctor, o.dtype, [batch, ...o.rowDims], new info.ctor(out.buffer, 0, batch * rowElems));
+    });
+    if (sch.container === 'tensor') return tensors[0];
+    if (sch.container === 'array') return tensors;
+    const record: Record<string, TensorLike> = {};
+    sch.outputs.forEach((o, k) => {
+      record[o.name] = tensors[k];
+    });
+    return record;
+  }
+}
+
+/** The element size all outputs share (for the byte-shuffle filter), or 1 when they differ. */
+function commonElementSize(schema: EntrySchema): number {
+  const sizes = new Set(schema.outputs.map((o) => DTYPES[o.storedDtype].bytes));
+  return sizes.size === 1 ? [...sizes][0] : 1;
+}
+
+/** A function's result as a container of named tensors. */
+function normalizeOutputs(out: unknown): Outputs {
+  if (isTensorLike(out)) return { container: 'tensor', ctor: tensorClassOf(out), names: [''], tensors: [out] };
+  if (Array.isArray(out)) {
+    if (out.length === 0 || !out.every(isTensorLike)) {
+      throw invalidType('the function result', 'a tensor, an array of tensors or a record of tensors', out);
+    }
+    return { container: 'array', ctor: tensorClassOf(out[0]), names: out.map((_, i) => String(i)), tensors: out };
+  }
+  if (out !== null && typeof out === 'object') {
+    const entries = Object.entries(out);
+    if (entries.length > 0 && entries.every(([, v]) => isTensorLike(v))) {
+      const tensors = entries.map(([, v]) => v as TensorLike);
+      return { container: 'record', ctor: tensorClassOf(tensors[0]), names: entries.map(([k]) => k), tensors };
+    }
+  }
+  throw invalidType('the function result', 'a tensor, an array of tensors or a record of tensors', out);
+}

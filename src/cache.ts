@@ -33,6 +33,11 @@ export interface CacheOptions {
   compression?: Codec | CompressionOptions | false;
   /** Encrypts values in encoded tiers: `{ algorithm: 'aes-256-gcm', key }` or `{ encrypt, decrypt }`. */
   encryption?: Cipher;
+  /**
+   * A shared tier behind memory and disk (e.g. an AzureBlobTier): reads fall through to it, its
+   * hits are kept locally, and local puts are uploaded to it in the background (`flush()` waits).
+   */
+  shared?: Tier;
 }
 
 /** Per-call options of {@link Cache.put}. */
@@ -74,14 +79,14 @@ export class Cache {
 
   constructor(options: CacheOptions = {}) {
     if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
-    checkOptionNames('Cache options', options, ['tiers', 'dir', 'maxMemoryBytes', 'maxDiskBytes', 'compression', 'encryption']);
+    checkOptionNames('Cache options', options, ['tiers', 'dir', 'maxMemoryBytes', 'maxDiskBytes', 'compression', 'encryption', 'shared']);
     this.#codec = parseCompression(options.compression);
     this.#cipher = options.encryption === undefined ? undefined : checkCipher('options.encryption', options.encryption);
     if (options.tiers !== undefined) {
       if (!Array.isArray(options.tiers) || options.tiers.some((t) => !t || typeof t.get !== 'function')) {
         throw invalidType('options.tiers', 'array of tiers', options.tiers);
       }
-      this.tiers = [...options.tiers];
+      this.tiers = [...options.tiers, ...sharedTier(options.shared)];
       return;
     }
     const tiers: Tier[] = [];
@@ -93,7 +98,7 @@ export class Cache {
       const maxBytes = options.maxDiskBytes === undefined ? 10e9 : checkInteger('options.maxDiskBytes', options.maxDiskBytes, 0, Number.MAX_SAFE_INTEGER);
       tiers.push(new DiskTier({ dir, maxBytes }));
     }
-    this.tiers = tiers;
+    this.tiers = [...tiers, ...sharedTier(options.shared)];
   }
 
   /** The disk tier, if this cache has one. */
@@ -256,7 +261,10 @@ export class Cache {
           if (r instanceof Promise) work.push(r.catch((err) => this.#tierFailed(tier, 'put', err)));
         } else {
           encoded ??= this.#encode(raw, elementSize);
-          work.push(encoded.then((enc) => tier.put(key, enc, meta)).catch((err) => this.#tierFailed(tier, 'put', err)));
+          const upload = encoded.then((enc) => tier.put(key, enc, meta)).catch((err) => this.#tierFailed(tier, 'put', err));
+          // A shared tier uploads in the background: the caller waits for local tiers only.
+          if (tier.shared) this.#track(upload);
+          else work.push(upload);
         }
       } catch (err) {
         this.#tierFailed(tier, 'put', err);
@@ -344,6 +352,14 @@ export class Cache {
     this.#closed = true;
     for (const tier of this.tiers) await tier.close();
   }
+}
+
+function sharedTier(shared: unknown): Tier[] {
+  if (shared === undefined) return [];
+  if (shared === null || typeof shared !== 'object' || typeof (shared as Tier).get !== 'function') {
+    throw invalidType('options.shared', 'a tier (e.g. an AzureBlobTier)', shared);
+  }
+  return [shared as Tier];
 }
 
 function parseCompression(c: CacheOptions['compression']): { codec: Codec; level?: number; elementSize: number } {

@@ -33,6 +33,11 @@ export interface Tier {
   readonly name: string;
   /** True when the tier holds encoded frames (disk, shared); false when it holds raw values (memory). */
   readonly encoded: boolean;
+  /**
+   * True for a tier shared over the network (blob storage): the Cache uploads to it in the
+   * background (`flush()` waits) instead of making `put` wait for it.
+   */
+  readonly shared?: boolean;
   get(key: string): Buffer | undefined | Promise<Buffer | undefined>;
   getMany(keys: readonly string[]): (Buffer | undefined)[] | Promise<(Buffer | undefined)[]>;
   /** Resolves true when stored, false when refused (too large or failed softly). */

@@ -193,8 +193,10 @@ export class Cache {
   /**
    * Reads several keys; misses are undefined. Tier by tier: each tier is asked only for what the
    * faster ones missed, and a synchronous tier (memory) answers without a promise per key.
+   * `borrow: true` may return the memory tier's own buffers without copying: read them at once,
+   * never mutate or keep them (tensorCache copies rows straight into fresh outputs).
    */
-  async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
+  async getMany(keys: readonly string[], options: { borrow?: boolean } = {}): Promise<(Buffer | undefined)[]> {
     this.#assertOpen();
     const out: (Buffer | undefined)[] = new Array(keys.length);
     let pending: number[] = keys.map((_, i) => i);
@@ -202,7 +204,12 @@ export class Cache {
       const tier = this.tiers[t];
       let stored: (Buffer | undefined)[];
       try {
-        stored = await tier.getMany(pending.map((i) => keys[i]));
+        const ks = pending.length === keys.length ? keys : pending.map((i) => keys[i]);
+        if (options.borrow && tier instanceof MemoryTier) stored = tier.getManyBorrowed(ks);
+        else {
+          const r = tier.getMany(ks);
+          stored = r instanceof Promise ? await r : r;
+        }
       } catch (err) {
         this.#tierFailed(tier, 'getMany', err);
         continue;

@@ -7,6 +7,8 @@
 
 namespace mcb {
 
+constexpr size_t kCopyThreshold = 64 * 1024;
+
 Bytes GetBytes(const Napi::CallbackInfo& info, size_t index, const char* name) {
   Napi::Value v = info[index];
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
@@ -51,6 +53,9 @@ Napi::Value Guard(Napi::Env env, const std::function<Napi::Value()>& fn) {
 
 Napi::Buffer<uint8_t> ToBuffer(Napi::Env env, std::vector<uint8_t>&& bytes) {
   if (bytes.empty()) return Napi::Buffer<uint8_t>::New(env, 0);
+  // Small results are copied into a V8-managed Buffer: an external buffer's finalizer and
+  // external-memory accounting cost more than copying a few KiB (the per-sample tensor case).
+  if (bytes.size() <= kCopyThreshold) return Napi::Buffer<uint8_t>::Copy(env, bytes.data(), bytes.size());
   auto* holder = new std::vector<uint8_t>(std::move(bytes));
   const int64_t size = static_cast<int64_t>(holder->size());
   auto buf = Napi::Buffer<uint8_t>::NewOrCopy(

@@ -45,6 +45,14 @@ interface Computed {
   header: Buffer;
 }
 
+/** A parsed entry header and where each output's bytes start. */
+interface ParsedHeader {
+  schema: EntrySchema;
+  bytes: Buffer;
+  entryLength: number;
+  offsets: number[];
+}
+
 /** Where each sample of a call comes from. */
 type Source = { entry: Buffer } | { computed: Computed; row: number };
 
@@ -79,8 +87,7 @@ function flight(): Flight {
 export class TensorMemo {
   readonly #inflight = new Map<string, Flight>();
   readonly #counters = { calls: 0, samples: 0, hits: 0, computed: 0, uncached: 0 };
-  // Header bytes -> parsed schema: all samples of a function share one header.
-  readonly #schemas = new Map<string, { schema: EntrySchema; headerLength: number }>();
+  #lastHeader: ParsedHeader | undefined;
   #tensorCtor: TensorCtor | undefined;
 
   constructor(
@@ -116,7 +123,7 @@ export class TensorMemo {
 
     const keys = this.#sampleKeys(args, tensorArgs, batch);
     const sources: (Source | undefined)[] = new Array(batch);
-    const found = await this.cache.getMany(keys);
+    const found = await this.cache.getMany(keys, { borrow: true });
 
     // Misses, deduplicated: the first row of each missing key computes it.
     const firstRow = new Map<string, number>();
@@ -265,46 +272,52 @@ export class TensorMemo {
     return { outputs, layouts, stored, schema, header: encodeHeader(schema) };
   }
 
-  #schemaOf(entry: Buffer): { schema: EntrySchema; headerLength: number } {
-    // Header length is not known before parsing; key the memo by a prefix long enough to hold it.
-    const probe = entry.toString('latin1', 0, Math.min(entry.length, 256));
-    for (const [h, parsed] of this.#schemas) {
-      if (probe.startsWith(h)) return parsed;
+  /** The schema of an entry, parsed once per distinct header (all samples of a function share one). */
+  #schemaOf(entry: Buffer): ParsedHeader {
+    const last = this.#lastHeader;
+    if (last && entry.length === last.entryLength && entry.compare(last.bytes, 0, last.bytes.length, 0, last.bytes.length) === 0) {
+      return last;
     }
-    const parsed = decodeHeader(entry);
-    if (this.#schemas.size < 64) this.#schemas.set(entry.toString('latin1', 0, parsed.headerLength), parsed);
+    const { schema, headerLength } = decodeHeader(entry);
+    const bytes = Buffer.from(entry.subarray(0, headerLength));
+    const parsed: ParsedHeader = { schema, bytes, entryLength: entry.length, offsets: dataOffsets(bytes, schema) };
+    this.#lastHeader = parsed;
     return parsed;
   }
 
   /** Builds the outputs in the caller's order; undefined when samples disagree in shape. */
   async #assemble(sources: Source[], batch: number): Promise<unknown> {
+    // Every sample must carry the same header (names, dtypes, row shapes) to be reassembled.
+    let header: Buffer | undefined;
     let schema: EntrySchema | undefined;
-    let header: string | undefined;
+    let offsets: number[] = [];
     let ctorHint: TensorCtor | undefined;
-    const parsed: ({ headerLength: number } | undefined)[] = new Array(batch);
     for (let i = 0; i < batch; i++) {
       const s = sources[i];
-      let h: string;
-      let sch: EntrySchema;
+      let h: Buffer;
       if ('entry' in s) {
-        let p;
+        let p: ParsedHeader;
         try {
           p = this.#schemaOf(s.entry);
         } catch {
           return undefined; // a damaged entry cannot be served; the call runs uncached
         }
-        parsed[i] = p;
-        h = s.entry.toString('latin1', 0, p.headerLength);
-        sch = p.schema;
-      } else {
-        h = s.computed.header.toString('latin1');
-        sch = s.computed.schema;
-        ctorHint ??= s.computed.outputs.ctor;
+        if (header === undefined) {
+          header = p.bytes;
+          schema = p.schema;
+          offsets = p.offsets;
+          continue;
+        }
+        if (s.entry.length < header.length || s.entry.compare(header, 0, header.length, 0, header.length) !== 0) return undefined;
+        continue;
       }
+      h = s.computed.header;
+      ctorHint ??= s.computed.outputs.ctor;
       if (header === undefined) {
         header = h;
-        schema = sch;
-      } else if (h !== header) {
+        schema = s.computed.schema;
+        offsets = dataOffsets(h, schema);
+      } else if (!h.equals(header)) {
         return undefined;
       }
     }
@@ -317,28 +330,27 @@ export class TensorMemo {
       const out = new Uint8Array(batch * rowBytes);
       const narrowed = o.storedDtype !== o.dtype;
       // Rows stored narrow are gathered here and widened in one native call.
-      const staging = narrowed ? new Uint16Array(batch * rowElems) : undefined;
+      const staging = narrowed ? new Uint8Array(batch * o.storedBytes) : undefined;
       const stagedRows: number[] = [];
+      const off = offsets[k];
       for (let i = 0; i < batch; i++) {
         const s = sources[i];
         if ('computed' in s) {
           const l = s.computed.layouts[k];
           out.set(l.bytes.subarray(s.row * rowBytes, (s.row + 1) * rowBytes), i * rowBytes);
+        } else if (staging) {
+          staging.set(s.entry.subarray(off, off + o.storedBytes), i * o.storedBytes);
+          stagedRows.push(i);
         } else {
-          const off = dataOffsets(s.entry.subarray(0, parsed[i]!.headerLength), sch)[k];
-          const row = s.entry.subarray(off, off + o.storedBytes);
-          if (staging) {
-            new Uint8Array(staging.buffer).set(row, i * o.storedBytes);
-            stagedRows.push(i);
-          } else {
-            out.set(row, i * rowBytes);
-          }
+          out.set(s.entry.subarray(off, off + rowBytes), i * rowBytes);
         }
       }
       if (staging && stagedRows.length > 0) {
-        const wide = o.storedDtype === 'float16' ? castFloat16ToFloat32(staging) : castBfloat16ToFloat32(staging);
+        const u16 = new Uint16Array(staging.buffer, 0, staging.byteLength / 2);
+        const wide = o.storedDtype === 'float16' ? castFloat16ToFloat32(u16) : castBfloat16ToFloat32(u16);
         const wideBytes = new Uint8Array(wide.buffer, wide.byteOffset, wide.byteLength);
-        for (const i of stagedRows) out.set(wideBytes.subarray(i * rowBytes, (i + 1) * rowBytes), i * rowBytes);
+        if (stagedRows.length === batch) out.set(wideBytes);
+        else for (const i of stagedRows) out.set(wideBytes.subarray(i * rowBytes, (i + 1) * rowBytes), i * rowBytes);
       }
       return makeTensor(ctor, o.dtype, [batch, ...o.rowDims], new info.ctor(out.buffer, 0, batch * rowElems));
     });

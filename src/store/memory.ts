@@ -14,14 +14,25 @@ export interface MemoryTierOptions {
   dispose?: (value: Buffer, key: string, reason: DisposeReason) => void;
 }
 
-/** A byte-limited LRU in memory. Operations are synchronous. */
+interface Node {
+  key: string;
+  value: Buffer;
+  prev: Node | undefined; // towards least recently used
+  next: Node | undefined; // towards most recently used
+}
+
+/**
+ * A byte-limited LRU in memory. Operations are synchronous. Recency is a doubly linked list of
+ * entries (a hit moves one node, no re-hashing); the Map only finds nodes by key.
+ */
 export class MemoryTier implements Tier {
   readonly name = 'memory';
   readonly encoded = false;
   readonly maxBytes: number;
   readonly #dispose: MemoryTierOptions['dispose'];
-  // Map iteration order is insertion order: re-inserting on access keeps it in LRU order.
-  readonly #map = new Map<string, Buffer>();
+  readonly #map = new Map<string, Node>();
+  #oldest: Node | undefined;
+  #newest: Node | undefined;
   #bytes = 0;
   readonly #stats: TierStats;
 
@@ -40,25 +51,60 @@ export class MemoryTier implements Tier {
     return this.#map.size;
   }
 
-  get(key: string): Buffer | undefined {
-    const v = this.#map.get(key);
-    if (v === undefined) {
+  #unlink(n: Node): void {
+    if (n.prev) n.prev.next = n.next;
+    else this.#oldest = n.next;
+    if (n.next) n.next.prev = n.prev;
+    else this.#newest = n.prev;
+    n.prev = n.next = undefined;
+  }
+
+  #append(n: Node): void {
+    n.prev = this.#newest;
+    n.next = undefined;
+    if (this.#newest) this.#newest.next = n;
+    else this.#oldest = n;
+    this.#newest = n;
+  }
+
+  /** Finds a node and marks it most recently used. */
+  #touch(key: string): Node | undefined {
+    const n = this.#map.get(key);
+    if (n === undefined) {
       this.#stats.misses++;
       return undefined;
     }
-    this.#map.delete(key);
-    this.#map.set(key, v);
+    if (n !== this.#newest) {
+      this.#unlink(n);
+      this.#append(n);
+    }
     this.#stats.hits++;
-    return Buffer.from(v);
+    return n;
+  }
+
+  get(key: string): Buffer | undefined {
+    const n = this.#touch(key);
+    return n && Buffer.from(n.value);
   }
 
   getMany(keys: readonly string[]): (Buffer | undefined)[] {
     return keys.map((k) => this.get(k));
   }
 
+  /**
+   * Like getMany, but hands out the tier's own buffers (no copy): the caller must read them at
+   * once and never mutate or keep them. Recency and counters are updated as for get.
+   * @internal used by Cache.getMany({ borrow: true }).
+   */
+  getManyBorrowed(keys: readonly string[]): (Buffer | undefined)[] {
+    const out = new Array<Buffer | undefined>(keys.length);
+    for (let i = 0; i < keys.length; i++) out[i] = this.#touch(keys[i])?.value;
+    return out;
+  }
+
   /** Reads without copying or touching recency: for callers that only read the bytes at once. */
   peek(key: string): Buffer | undefined {
-    return this.#map.get(key);
+    return this.#map.get(key)?.value;
   }
 
   put(key: string, value: Uint8Array, _meta?: PutMeta): boolean {
@@ -82,25 +128,30 @@ export class MemoryTier implements Tier {
     }
     const prev = this.#map.get(key);
     if (prev !== undefined) {
-      this.#map.delete(key);
-      this.#bytes -= prev.byteLength;
-      this.#dispose?.(prev, key, 'set');
+      this.#bytes += value.byteLength - prev.value.byteLength;
+      const old = prev.value;
+      prev.value = value;
+      if (prev !== this.#newest) {
+        this.#unlink(prev);
+        this.#append(prev);
+      }
+      this.#dispose?.(old, key, 'set');
+    } else {
+      const n: Node = { key, value, prev: undefined, next: undefined };
+      this.#map.set(key, n);
+      this.#append(n);
+      this.#bytes += value.byteLength;
     }
-    this.#map.set(key, value);
-    this.#bytes += value.byteLength;
     this.#stats.puts++;
-    this.#evict();
-    return true;
-  }
-
-  #evict(): void {
-    for (const [k, v] of this.#map) {
-      if (this.#bytes <= this.maxBytes) break;
-      this.#map.delete(k);
-      this.#bytes -= v.byteLength;
+    while (this.#bytes > this.maxBytes && this.#oldest) {
+      const victim = this.#oldest;
+      this.#unlink(victim);
+      this.#map.delete(victim.key);
+      this.#bytes -= victim.value.byteLength;
       this.#stats.evictions++;
-      this.#dispose?.(v, k, 'evict');
+      this.#dispose?.(victim.value, victim.key, 'evict');
     }
+    return true;
   }
 
   has(key: string): boolean {
@@ -108,24 +159,28 @@ export class MemoryTier implements Tier {
   }
 
   delete(key: string): boolean {
-    const v = this.#map.get(key);
-    if (v === undefined) return false;
+    const n = this.#map.get(key);
+    if (n === undefined) return false;
+    this.#unlink(n);
     this.#map.delete(key);
-    this.#bytes -= v.byteLength;
-    this.#dispose?.(v, key, 'delete');
+    this.#bytes -= n.value.byteLength;
+    this.#dispose?.(n.value, key, 'delete');
     return true;
   }
 
   clear(): void {
-    const entries = [...this.#map];
+    const nodes = [...this.#map.values()];
     this.#map.clear();
+    this.#oldest = this.#newest = undefined;
     this.#bytes = 0;
-    if (this.#dispose) for (const [k, v] of entries) this.#dispose(v, k, 'clear');
+    if (this.#dispose) for (const n of nodes) this.#dispose(n.value, n.key, 'clear');
   }
 
   /** Keys from least to most recently used. */
   keys(): string[] {
-    return [...this.#map.keys()];
+    const out: string[] = [];
+    for (let n = this.#oldest; n; n = n.next) out.push(n.key);
+    return out;
   }
 
   stats(): TierStats {

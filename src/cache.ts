@@ -123,6 +123,12 @@ export class Cache {
     return big || 'encrypt' in this.#cipher ? encryptAsync(frame, this.#cipher) : encrypt(frame, this.#cipher);
   }
 
+  /** Decodes a small stored value on this thread (built-in ciphers only). */
+  #decodeSync(stored: Buffer): Buffer {
+    const frame = this.#cipher ? decrypt(stored, this.#cipher) : stored;
+    return decompress(frame);
+  }
+
   async #decode(stored: Buffer): Promise<Buffer> {
     const big = stored.byteLength >= ASYNC_THRESHOLD;
     let frame = stored;
@@ -146,7 +152,7 @@ export class Cache {
       let raw: Buffer;
       if (tier.encoded) {
         try {
-          raw = await this.#decode(stored);
+          raw = stored.byteLength < ASYNC_THRESHOLD && !(this.#cipher && 'encrypt' in this.#cipher) ? this.#decodeSync(stored) : await this.#decode(stored);
         } catch (err) {
           this.#dropUndecodable(tier, key, err);
           continue;
@@ -225,6 +231,18 @@ export class Cache {
         if (!tier.encoded) {
           out[i] = v;
           if (t > 0) this.#promote(keys[i], v, t);
+          return;
+        }
+        // Small frames without callback encryption decode synchronously: no promise per entry.
+        if (v.byteLength < ASYNC_THRESHOLD && !(this.#cipher && 'encrypt' in this.#cipher)) {
+          try {
+            const raw = this.#decodeSync(v);
+            out[i] = raw;
+            this.#promote(keys[i], raw, t);
+          } catch (err) {
+            this.#dropUndecodable(tier, keys[i], err);
+            still.push(i);
+          }
           return;
         }
         decoding.push(

@@ -52,7 +52,11 @@ Napi::Value Decompress(const Napi::CallbackInfo& info) {
   Bytes b = GetBytes(info, 0, "frame");
   uint64_t max_raw = GetMaxRaw(info, 1);
   return Guard(info.Env(), [&]() -> Napi::Value {
-    return ToBuffer(info.Env(), mc::decode(b.data, b.size, max_raw));
+    // Decode straight into the JS Buffer: no intermediate vector, no copy.
+    mc::FrameInfo f = mc::inspect(b.data, b.size, max_raw);
+    auto out = Napi::Buffer<uint8_t>::New(info.Env(), static_cast<size_t>(f.raw_length));
+    mc::decode_into(b.data, b.size, f, out.Data());
+    return out;
   });
 }
 

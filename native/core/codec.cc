@@ -74,10 +74,7 @@ inline size_t chunk_raw_size(const FrameInfo& f, size_t i) {
 
 // Low 32 bits of XXH3-64 over header bytes 0..31 followed by the chunk table (bytes 36..).
 uint32_t header_checksum(const uint8_t* frame, size_t table_bytes) {
-  std::vector<uint8_t> buf(kHeaderHashedBytes + table_bytes);
-  std::memcpy(buf.data(), frame, kHeaderHashedBytes);
-  if (table_bytes) std::memcpy(buf.data() + kHeaderHashedBytes, frame + kFrameHeaderSize, table_bytes);
-  return uint32_t(xxh3_64(buf.data(), buf.size()));
+  return uint32_t(xxh3_64_concat(frame, kHeaderHashedBytes, frame + kFrameHeaderSize, table_bytes));
 }
 
 // ---- zstd / lz4 per chunk ----------------------------------------------------------------------

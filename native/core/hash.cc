@@ -36,6 +36,15 @@ Digest128 xxh3_128(const void* data, size_t len) {
 
 uint64_t xxh3_64(const void* data, size_t len) { return XXH3_64bits(data, len); }
 
+uint64_t xxh3_64_concat(const void* a, size_t la, const void* b, size_t lb) {
+  XXH3_state_t state;
+  XXH3_INITSTATE(&state);
+  XXH3_64bits_reset(&state);
+  XXH3_64bits_update(&state, a, la);
+  XXH3_64bits_update(&state, b, lb);
+  return XXH3_64bits_digest(&state);
+}
+
 std::string to_hex(const Digest128& d) {
   static const char kHex[] = "0123456789abcdef";
   std::string s(32, '0');

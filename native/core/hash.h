@@ -14,6 +14,8 @@ struct Digest128 {
 
 Digest128 xxh3_128(const void* data, size_t len);
 uint64_t xxh3_64(const void* data, size_t len);
+// XXH3-64 of the concatenation a || b, without building it.
+uint64_t xxh3_64_concat(const void* a, size_t la, const void* b, size_t lb);
 std::string to_hex(const Digest128& d);
 
 // One 16-byte canonical digest per row; len must be a multiple of row_bytes (row_bytes > 0).

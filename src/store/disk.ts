@@ -358,8 +358,16 @@ export class DiskTier implements Tier {
     return value;
   }
 
-  async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
-    return Promise.all(keys.map((k) => this.get(k)));
+  /** Reads several keys: inline values synchronously, file-backed ones concurrently. */
+  getMany(keys: readonly string[]): (Buffer | undefined)[] | Promise<(Buffer | undefined)[]> {
+    const out = new Array<Buffer | undefined>(keys.length);
+    let files: Promise<void>[] | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const r = this.get(keys[i]);
+      if (r instanceof Promise) (files ??= []).push(r.then((v) => void (out[i] = v)));
+      else out[i] = r;
+    }
+    return files ? Promise.all(files).then(() => out) : out;
   }
 
   /**

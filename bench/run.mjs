@@ -13,7 +13,7 @@ import { renderReport } from './lib/report.mjs';
 import { ratio } from './lib/format.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const SUITES = ['hash', 'codec', 'mmap', 'cipher'];
+const SUITES = ['hash', 'codec', 'mmap', 'cipher', 'store', 'memoize'];
 const resultsDir = path.join(here, 'results');
 
 function usage() {
@@ -38,13 +38,15 @@ function parseArgs(argv) {
   return { suites: suites.length ? suites : SUITES, quick };
 }
 
+let current = null; // the running child, to pass a Ctrl-C on when only the parent received it
+
 function runChild(name, quick) {
   return new Promise((resolve) => {
     let result = null;
-    const child = fork(path.join(here, 'lib', 'child.mjs'), [name, ...(quick ? ['--quick'] : [])], {
+    const child = (current = fork(path.join(here, 'lib', 'child.mjs'), [name, ...(quick ? ['--quick'] : [])], {
       execArgv: ['--expose-gc'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    }));
     child.on('message', (msg) => {
       if (msg?.ok) result = msg.result;
     });
@@ -85,10 +87,17 @@ async function main() {
 
   const crashed = [];
   const summary = [];
+  let interrupted = false;
+  process.on('SIGINT', () => {
+    interrupted = true; // the child exits through its own handlers and removes its temp files
+    if (current && current.exitCode === null) current.kill('SIGINT');
+  });
   for (const name of suites) {
+    if (interrupted) break;
     const started = Date.now();
     const loadBefore = os.loadavg()[0];
     const outcome = await runChild(name, quick);
+    if (!outcome.ok && interrupted) break;
     if (!outcome.ok) {
       console.error(`\n!! suite ${name} crashed (${outcome.why})`);
       crashed.push(name);
@@ -102,6 +111,7 @@ async function main() {
     for (const t of result.targets ?? []) summary.push({ suite: name, ...t });
   }
 
+  if (interrupted) console.error('\ninterrupted: the suites left out keep their previous results');
   const reportPath = path.join(resultsDir, 'report.html');
   writeFileSync(reportPath, renderReport(loadAllResults()));
 
@@ -112,7 +122,8 @@ async function main() {
   const met = summary.filter((t) => t.pass).length;
   console.log(`  ${met}/${summary.length} met${crashed.length ? `; crashed suites: ${crashed.join(', ')}` : ''}`);
   console.log(`\nresults: ${path.relative(process.cwd(), resultsDir)}/<suite>.json, report: ${path.relative(process.cwd(), reportPath)}`);
-  if (crashed.length) process.exitCode = 1;
+  if (interrupted) process.exitCode = 130;
+  else if (crashed.length) process.exitCode = 1;
 }
 
 await main();

@@ -1,5 +1,8 @@
 // Runs one suite in this (fresh) process and sends its result to the parent over IPC, so
 // suites never share a heap, a page cache warm-up or a thread pool with each other.
+// Signals end the process through exit handlers, so temp files are removed.
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+
 const [suiteName, ...flags] = process.argv.slice(2);
 const quick = flags.includes('--quick');
 

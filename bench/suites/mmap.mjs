@@ -48,7 +48,7 @@ export default {
             }),
         },
       ];
-      const rounds = { ...(quick ? { min: 3, max: 3, budgetMs: 0 } : { min: 7, max: 11, budgetMs: 8000 }), settleMs: 300 };
+      const rounds = { ...(quick ? { min: 3, max: 3, budgetMs: 0 } : { min: 9, max: 15, budgetMs: 12000 }), settleMs: 300 };
       const g = createGroup(`${size / MiB} MiB file (warm page cache)`, {
         baseline: 'readFileSync',
         columns: [

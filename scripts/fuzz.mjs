@@ -147,6 +147,7 @@ async function main() {
       return;
     }
     if (!built) {
+      process.stdout.write('FAILED  build of the fuzz targets (log on stderr)\n');
       summary('fuzz', 0, opts.targets.length);
       process.exitCode = 1;
       return;

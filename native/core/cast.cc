@@ -6,6 +6,7 @@
 #include <cstring>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define MC_CAST_F16C 1
 #endif
@@ -37,9 +38,16 @@ __attribute__((target("f16c,avx"))) void f16_to_f32_hw(const uint16_t* in, float
     _mm256_storeu_ps(out + i, _mm256_cvtph_ps(h));
   }
 }
+// CPUID leaf 1 (ECX: AVX bit 28, F16C bit 29, OSXSAVE bit 27) and XGETBV (the OS saves YMM
+// state). Read directly: clang 14 does not know "f16c" in __builtin_cpu_supports.
 bool detect_f16c() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const bool avx = (c >> 28) & 1, f16c = (c >> 29) & 1, osxsave = (c >> 27) & 1;
+  if (!avx || !f16c || !osxsave) return false;
+  unsigned lo = 0, hi = 0;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (lo & 0x6) == 0x6;  // XMM and YMM state enabled
 }
 // Detected once; the hardware loops take whole groups of 8 and the scalar code the rest.
 const bool kHasF16c = detect_f16c();

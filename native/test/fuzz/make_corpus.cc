@@ -87,9 +87,9 @@ int main(int argc, char** argv) {
     };
     frame("empty", {}, 1, mc::kDefaultChunkSize, 0);
     frame("text", text(300), 1, mc::kDefaultChunkSize, 0);
-    frame("text-5-chunks", text(300), 1, 64, 0);
+    frame("text-5-chunks", text(1100), 1, 256, 0);
     frame("floats-shuffle4", floats(48), 4, mc::kDefaultChunkSize, 0);
-    frame("floats-shuffle2-3-chunks-tail", floats(40), 2, 56, 0);  // 160 bytes: short last chunk
+    frame("floats-shuffle2-3-chunks-tail", floats(250), 2, 400, 0);  // short last chunk
     frame("noise-stored-3-chunks", noise(150), 1, 64, 0);
   }
   {

@@ -27,6 +27,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 // Present when linked with a sanitizer runtime; called just before the process dies.
 extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
+// With g++, UBSan has its own runtime that ignores ASan's death callback; aborting routes its
+// reports through the SIGABRT handler below, so they leave a crash input too.
+extern "C" const char* __ubsan_default_options() { return "abort_on_error=1:print_stacktrace=1"; }
+
 namespace {
 
 using Bytes = std::vector<uint8_t>;

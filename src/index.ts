@@ -36,6 +36,7 @@ export {
   type VerifyProblem,
 } from './store/disk.js';
 export type { Tier, TierStats, PutMeta } from './store/tier.js';
+export { AzureBlobTier, type AzureBlobTierOptions, type AzureTierStats, type BlobInfo, type TokenCredentialLike, type TransferProgress } from './store/azure.js';
 export { defaultCacheDir } from './paths.js';
 export { setLogger, type Logger } from './log.js';
 export { tensorCache, tensorCacheOf, type TensorCacheOptions, type TensorCacheHandle, type Memoized } from './memoize/decorator.js';

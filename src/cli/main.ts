@@ -7,6 +7,8 @@ import { Command, CommanderError } from 'commander';
 import { reportError } from './action.js';
 import { addCacheCommands } from './commands/cache.js';
 import { addHashCommand } from './commands/hash.js';
+import { addPipelineCommands } from './commands/pipeline.js';
+import { addSharedCommands } from './commands/shared.js';
 import { EXIT_USAGE, createOutput } from './output.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
     .exitOverride();
   addCacheCommands(program);
   addHashCommand(program);
+  addPipelineCommands(program);
+  addSharedCommands(program);
   return program;
 }
 

@@ -1,0 +1,158 @@
+// What a pass is (type, version, config, run) and how one run's output becomes a stored model:
+// the pass writes into an empty folder (or returns a path elsewhere, which is copied in), and the
+// result is normalised to a file model or a directory model with hashed files.
+import { cp, readdir, rm, stat } from 'node:fs/promises';
+import { basename, join, relative, resolve, sep } from 'node:path';
+import { CacheError, checkOptionNames, invalidType } from '../errors.js';
+import { logDebug } from '../log.js';
+import { readModel, type ModelContent } from './model.js';
+
+/** The input model as a pass receives it. */
+export interface PassInput {
+  /** The model file, or the folder of a directory model. Read only: never modify it. */
+  path: string;
+  kind: 'file' | 'dir';
+  /** The model's id (content hash for the pipeline's input, output id for a pass output). */
+  id: string;
+  attributes: Record<string, unknown>;
+}
+
+/** How a pass hands back its output: a path (file or folder), optionally with attributes. */
+export type PassOutput = string | { path: string; attributes?: Record<string, unknown> } | void | undefined;
+
+/** What the accelerator is: part of every output id. */
+export interface AcceleratorSpec {
+  device?: string;
+  executionProvider?: string;
+  [key: string]: unknown;
+}
+
+/** Given to a pass's `run`. */
+export interface PassContext {
+  /** An empty folder for the output; it is the output when `run` returns nothing. */
+  outputDir: string;
+  /** `join(outputDir, name)`; default name `model.onnx`. */
+  outputPath(name?: string): string;
+  accelerator: AcceleratorSpec;
+  pass: { type: string; name: string; version: string };
+  inputId: string;
+  outputId: string;
+  /** A debug line (shown with NODE_DEBUG=modelcache). */
+  log(message: string): void;
+}
+
+/**
+ * A step of a pipeline. Its output is cached under the id of (type, version, canonical config,
+ * input model id, accelerator): bump `version` whenever `run` changes what it produces.
+ */
+export interface Pass<C = unknown> {
+  /** What the pass does ('OnnxGraphOptimization', 'Float16', ...). */
+  type: string;
+  /** Version of the pass's code. Default '1'. */
+  version?: string | number;
+  /** Unique within the pipeline. Default: `type` (with `_2`, `_3` for repeats). */
+  name?: string;
+  /** JSON-like options; functions and class instances keep caching local (see the docs). */
+  config?: C;
+  run(input: PassInput, config: C, ctx: PassContext): PassOutput | Promise<PassOutput>;
+}
+
+/** A pass after validation. */
+export interface NormalizedPass {
+  type: string;
+  version: string;
+  name: string;
+  config: unknown;
+  run: Pass['run'];
+}
+
+/** Validates a pass definition (`name` for messages, e.g. `pass #2`). */
+export function normalizePass(name: string, pass: unknown, takenNames: ReadonlySet<string>): NormalizedPass {
+  if (pass === null || typeof pass !== 'object') throw invalidType(name, 'a pass { type, version?, name?, config?, run }', pass);
+  checkOptionNames(name, pass, ['type', 'version', 'name', 'config', 'run']);
+  const p = pass as Pass;
+  if (typeof p.type !== 'string' || p.type.length === 0 || p.type.length > 200) throw invalidType(`${name}.type`, 'non-empty string', p.type);
+  if (p.version !== undefined && typeof p.version !== 'string' && typeof p.version !== 'number') throw invalidType(`${name}.version`, 'string or number', p.version);
+  if (typeof p.run !== 'function') throw invalidType(`${name}.run`, 'function (input, config, ctx) => output', p.run);
+  let passName: string;
+  if (p.name !== undefined) {
+    if (typeof p.name !== 'string' || p.name.length === 0) throw invalidType(`${name}.name`, 'non-empty string', p.name);
+    if (takenNames.has(p.name)) throw new CacheError('ERR_BAD_INPUT', `${name}.name ${JSON.stringify(p.name)} is already used by another pass of this pipeline`);
+    passName = p.name;
+  } else {
+    passName = p.type;
+    for (let i = 2; takenNames.has(passName); i++) passName = `${p.type}_${i}`;
+  }
+  return { type: p.type, version: String(p.version ?? '1'), name: passName, config: p.config, run: p.run };
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep) && rel !== '..');
+}
+
+/**
+ * Turns what a pass returned into the model stored in `modelDir` (the `model/` folder of a work
+ * folder): a file model keeps only its file; a directory model is the whole folder. Returns its
+ * hashed content and the attributes it reported.
+ */
+export async function collectOutput(
+  passName: string,
+  returned: PassOutput,
+  modelDir: string,
+): Promise<{ content: ModelContent; main?: string; attributes?: Record<string, unknown> }> {
+  let outPath: string | undefined;
+  let attributes: Record<string, unknown> | undefined;
+  if (typeof returned === 'string') outPath = returned;
+  else if (returned !== undefined && returned !== null) {
+    if (typeof returned !== 'object' || typeof (returned as { path?: unknown }).path !== 'string') {
+      throw new CacheError('ERR_BAD_INPUT', `pass ${passName} returned ${typeof returned === 'object' ? 'an object without a path' : typeof returned}; expected nothing, a path, or { path, attributes? }`);
+    }
+    outPath = (returned as { path: string }).path;
+    const a = (returned as { attributes?: unknown }).attributes;
+    if (a !== undefined) {
+      if (a === null || typeof a !== 'object' || Array.isArray(a)) throw new CacheError('ERR_BAD_INPUT', `pass ${passName} returned attributes that are not a plain object`);
+      attributes = a as Record<string, unknown>;
+    }
+  }
+
+  if (outPath !== undefined) {
+    const abs = resolve(outPath);
+    let st;
+    try {
+      st = await stat(abs);
+    } catch {
+      throw new CacheError('ERR_BAD_INPUT', `pass ${passName} returned ${outPath}, which does not exist`);
+    }
+    if (isInside(abs, modelDir)) {
+      if (st.isDirectory() && abs !== modelDir) throw new CacheError('ERR_BAD_INPUT', `pass ${passName} returned a sub-folder of its outputDir; return outputDir itself for a directory model`);
+      if (st.isFile()) {
+        // A file model: only that file is kept, at the top of the folder.
+        const name = basename(abs);
+        for (const entry of await readdir(modelDir)) if (join(modelDir, entry) !== abs) await rm(join(modelDir, entry), { recursive: true, force: true });
+        if (abs !== join(modelDir, name)) throw new CacheError('ERR_BAD_INPUT', `pass ${passName} returned a file below a sub-folder of outputDir; write it at the top (ctx.outputPath())`);
+        return { content: await readModel(abs), main: name, ...(attributes ? { attributes } : {}) };
+      }
+      return { content: await readModel(modelDir), ...(attributes ? { attributes } : {}) };
+    }
+    // Outside the work folder (e.g. a tool wrote elsewhere): copy it in.
+    logDebug(`pipeline: copying the output of ${passName} from ${abs}`);
+    for (const entry of await readdir(modelDir)) await rm(join(modelDir, entry), { recursive: true, force: true });
+    if (st.isFile()) {
+      const dest = join(modelDir, basename(abs));
+      await cp(abs, dest);
+      return { content: await readModel(dest), main: basename(abs), ...(attributes ? { attributes } : {}) };
+    }
+    await cp(abs, modelDir, { recursive: true });
+    return { content: await readModel(modelDir), ...(attributes ? { attributes } : {}) };
+  }
+
+  // Nothing returned: the folder is the output; a single top-level file makes a file model.
+  const entries = await readdir(modelDir, { withFileTypes: true });
+  if (entries.length === 0) throw new CacheError('ERR_BAD_INPUT', `pass ${passName} wrote nothing into ctx.outputDir and returned no path`);
+  if (entries.length === 1 && entries[0].isFile()) {
+    const p = join(modelDir, entries[0].name);
+    return { content: await readModel(p), main: entries[0].name };
+  }
+  return { content: await readModel(modelDir) };
+}

@@ -1,0 +1,802 @@
+// Shared tier in Azure Blob Storage: values and files are blobs whose metadata records their tree
+// hash, every download is checked against it, and every write is a conditional create, so racing
+// writers can neither overwrite nor mix an entry. Network failures degrade to misses (with a
+// warning, a counter and a short cool-down); the SDK is loaded on first use, so `modelcache` works
+// without it installed.
+import { randomBytes } from 'node:crypto';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { CacheError, checkInteger, checkOptionNames, invalidType } from '../errors.js';
+import { hashFile, treeHashAsync } from '../hash.js';
+import { logDebug, warn } from '../log.js';
+import { createProgress, type Progress } from '../progress.js';
+import { emptyStats, type PutMeta, type Tier, type TierStats } from './tier.js';
+// Types only: erased from the emitted JS, so the SDK stays an optional peer.
+import type { BlobClient, ContainerClient, StoragePipelineOptions } from '@azure/storage-blob';
+
+/** The shape of an `@azure/identity` credential (kept structural so the SDK's types stay optional). */
+export interface TokenCredentialLike {
+  getToken(scopes: string | string[], options?: unknown): Promise<{ token: string; expiresOnTimestamp: number } | null>;
+}
+
+/** A transfer in progress, as given to {@link AzureBlobTierOptions.progress} callbacks. */
+export interface TransferProgress {
+  op: 'upload' | 'download';
+  /** Blob name relative to the tier's prefix. */
+  name: string;
+  loaded: number;
+  total: number;
+}
+
+/** Options of {@link AzureBlobTier}. Give one of `containerUrl`, `connectionString` + `containerName`, or `accountName` + `containerName`. */
+export interface AzureBlobTierOptions {
+  /** `https://<account>.blob.core.windows.net/<container>[/<prefix>]` (a SAS query string is used as is). */
+  containerUrl?: string;
+  /** Storage account name; with `containerName`. */
+  accountName?: string;
+  containerName?: string;
+  /**
+   * A storage connection string (with `containerName`). Default: `AZURE_STORAGE_CONNECTION_STRING`
+   * when it names the same account as `containerUrl` / `accountName` (this is how Azurite is reached
+   * with the URL and account forms), or when no account is given at all.
+   */
+  connectionString?: string;
+  /** Blob endpoint for the `accountName` form (default `https://<account>.blob.core.windows.net`). */
+  blobEndpoint?: string;
+  /** Token credential for URL and account forms. Default: `DefaultAzureCredential` from `@azure/identity`. */
+  credential?: TokenCredentialLike;
+  /** Folder inside the container under which everything of this tier lives (e.g. `team-a/`). */
+  prefix?: string;
+  /** `false`: read only, never writes or deletes. Default true. */
+  update?: boolean;
+  /** Block size of parallel transfers. Default 8 MiB. */
+  blockSize?: number;
+  /**
+   * Values (buffers) up to this size are uploaded in one request, as the SDK's `uploadData` does;
+   * larger ones in parallel blocks. Files always go in parallel blocks above `blockSize`.
+   * Default 256 MiB.
+   */
+  maxSingleShotSize?: number;
+  /** Blocks in flight per transfer. Default 4. */
+  concurrency?: number;
+  /** Tries per request (the SDK's retry policy). Default 3. */
+  maxTries?: number;
+  /** Time limit of one try, ms. Default 60000. */
+  tryTimeoutMs?: number;
+  /** First retry delay, ms (doubles per retry, at most 2 s). Default 200. */
+  retryDelayMs?: number;
+  /** After a network failure, calls are skipped (as misses) for this long, ms. Default 10000. */
+  cooldownMs?: number;
+  /**
+   * Progress of transfers of 16 MiB or more: `true` (default) draws a bar on a TTY stderr,
+   * a function receives every update, `false` is silent.
+   */
+  progress?: boolean | ((event: TransferProgress) => void);
+}
+
+/** Counters of an {@link AzureBlobTier}: those of every tier plus transfer totals. */
+export interface AzureTierStats extends TierStats {
+  bytesUploaded: number;
+  bytesDownloaded: number;
+  uploads: number;
+  downloads: number;
+  /** Conditional creates that found the blob already there (a racing or earlier writer won). */
+  lostRaces: number;
+}
+
+/** A blob as listed by {@link AzureBlobTier.list}. */
+export interface BlobInfo {
+  /** Name relative to the tier's prefix. */
+  name: string;
+  size: number;
+  lastModified: number;
+  etag: string;
+  /** Tree hash recorded at upload (32 hex), if any. */
+  hash?: string;
+  metadata: Record<string, string>;
+}
+
+/** A verified blob read by {@link AzureBlobTier.readBlob}. */
+export interface BlobRead {
+  data: Buffer;
+  etag: string;
+  lastModified: number;
+  metadata: Record<string, string>;
+}
+
+/** How a conditional write ended. 'created': ours; 'exists': a verified blob was already there. */
+export type WriteOutcome = 'created' | 'exists' | 'failed' | 'read-only';
+
+/** Per-call options of uploads and downloads. */
+export interface TransferOptions {
+  /** Called with bytes moved so far and the total. */
+  onProgress?: (loaded: number, total: number) => void;
+}
+
+const HASH_KEY = 'mchash';
+const SIZE_KEY = 'mcsize';
+const KIND_KEY = 'mckind';
+const VALUES_DIR = 'cache/';
+const PROGRESS_MIN = 16 << 20;
+const KNOWN_OPTIONS = [
+  'containerUrl', 'accountName', 'containerName', 'connectionString', 'blobEndpoint', 'credential', 'prefix', 'update',
+  'blockSize', 'maxSingleShotSize', 'concurrency', 'maxTries', 'tryTimeoutMs', 'retryDelayMs', 'cooldownMs', 'progress',
+];
+
+type Sdk = typeof import('@azure/storage-blob');
+
+let sdkPromise: Promise<Sdk> | undefined;
+/** Loads `@azure/storage-blob` once; a clear error when it is not installed. */
+function loadSdk(): Promise<Sdk> {
+  sdkPromise ??= import('@azure/storage-blob').catch((err: unknown) => {
+    sdkPromise = undefined;
+    throw new CacheError('ERR_TIER', 'AzureBlobTier needs the optional peer dependency @azure/storage-blob: npm install @azure/storage-blob', { cause: err });
+  });
+  return sdkPromise;
+}
+
+async function defaultCredential(): Promise<TokenCredentialLike> {
+  try {
+    const identity = await import('@azure/identity');
+    return new identity.DefaultAzureCredential();
+  } catch (err) {
+    throw new CacheError('ERR_TIER', 'AzureBlobTier without a credential or connection string needs @azure/identity (DefaultAzureCredential): npm install @azure/identity', { cause: err });
+  }
+}
+
+/** The fields of a storage connection string, by lower-cased name. */
+export function parseConnectionString(cs: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of cs.split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0) out[part.slice(0, i).trim().toLowerCase()] = part.slice(i + 1).trim();
+  }
+  if (out.usedevelopmentstorage === 'true') out.accountname ??= 'devstoreaccount1';
+  return out;
+}
+
+/** A container URL split into account, container and prefix (host-style or path-style, as Azurite's). */
+export function parseContainerUrl(containerUrl: string): { account: string; container: string; prefix: string; endpoint: string; sas: string } {
+  let url: URL;
+  try {
+    url = new URL(containerUrl);
+  } catch {
+    throw invalidType('options.containerUrl', 'an https://<account>.blob.core.windows.net/<container> URL', containerUrl);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw invalidType('options.containerUrl', 'an https://<account>.blob.core.windows.net/<container> URL', containerUrl);
+  }
+  const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const hostAccount = /^([a-z0-9]{3,24})\.blob\./i.exec(url.hostname)?.[1];
+  // Host-style (<account>.blob.<suffix>) or path-style (http://127.0.0.1:10000/<account>/<container>).
+  const account = hostAccount ?? segments.shift() ?? '';
+  const container = segments.shift() ?? '';
+  if (!account || !container) {
+    throw invalidType('options.containerUrl', 'a URL naming an account and a container (https://<account>.blob.core.windows.net/<container>)', containerUrl);
+  }
+  const endpoint = hostAccount ? `${url.protocol}//${url.host}` : `${url.protocol}//${url.host}/${account}`;
+  return { account: account.toLowerCase(), container, prefix: segments.length ? `${segments.join('/')}/` : '', endpoint, sas: url.search };
+}
+
+function normalizePrefix(name: string, p: unknown): string {
+  if (p === undefined || p === '') return '';
+  if (typeof p !== 'string' || p.startsWith('/') || p.includes('//') || p.includes('\\')) {
+    throw invalidType(name, "a blob folder such as 'team-a/' (no leading slash)", p);
+  }
+  return p.endsWith('/') ? p : `${p}/`;
+}
+
+function checkKey(key: unknown): string {
+  if (typeof key !== 'string' || !/^[0-9a-zA-Z_.-]{1,200}$/.test(key)) {
+    throw invalidType('key', 'string of 1-200 characters from [0-9a-zA-Z_.-] (e.g. a cacheKey())', key);
+  }
+  return key;
+}
+
+function checkName(name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 900 || name.startsWith('/') || name.includes('\\')) {
+    throw invalidType('name', 'a relative blob name such as "pipeline/v1/outputs/<id>/manifest.json"', name);
+  }
+  return name;
+}
+
+type Failure = 'missing' | 'exists' | 'unavailable' | 'other';
+
+/** Classifies an SDK error: 404, 409/412, network/timeout/5xx, anything else. */
+function classify(err: unknown): Failure {
+  const e = err as { statusCode?: number; name?: string; code?: string };
+  const status = e?.statusCode;
+  if (status === 404) return 'missing';
+  if (status === 409 || status === 412) return 'exists';
+  if (status === undefined || status === 408 || status >= 500 || e?.name === 'AbortError') return 'unavailable';
+  return 'other';
+}
+
+function describeError(err: unknown): string {
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  const msg = (e?.message ?? String(err)).split('\n')[0].slice(0, 200);
+  return [e?.statusCode, e?.code].filter(Boolean).join(' ') + (e?.statusCode || e?.code ? ': ' : '') + msg;
+}
+
+async function readInto(stream: NodeJS.ReadableStream | undefined, buf: Buffer, offset: number): Promise<number> {
+  if (!stream) return 0;
+  let at = offset;
+  for await (const chunk of stream as Readable) {
+    const c = chunk as Buffer;
+    if (at + c.length > buf.length) throw new CacheError('ERR_CORRUPT', 'blob is longer than its reported size');
+    c.copy(buf, at);
+    at += c.length;
+  }
+  return at - offset;
+}
+
+/** Total size from a Content-Range header ("bytes 0-99/1234"), else the content length. */
+function totalOf(res: { contentRange?: string; contentLength?: number }): number {
+  const m = res.contentRange ? /\/(\d+)\s*$/.exec(res.contentRange) : null;
+  return m ? Number(m[1]) : (res.contentLength ?? 0);
+}
+
+/** Runs `fn(offset, length)` over [start, total) in `blockSize` pieces, `concurrency` at a time. */
+async function forRanges(start: number, total: number, blockSize: number, concurrency: number, fn: (offset: number, length: number) => Promise<void>): Promise<void> {
+  let next = start;
+  const worker = async () => {
+    while (next < total) {
+      const off = next;
+      const len = Math.min(blockSize, total - off);
+      next += len;
+      await fn(off, len);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, Math.ceil((total - start) / blockSize))) }, worker));
+}
+
+/** Where the container is and how to sign in, resolved from the options and the environment. */
+interface Target {
+  describe: string;
+  connect(sdk: Sdk, pipeline: StoragePipelineOptions): Promise<ContainerClient>;
+}
+
+function resolveTarget(o: AzureBlobTierOptions): { target: Target; urlPrefix: string } {
+  const env = process.env.AZURE_STORAGE_CONNECTION_STRING;
+  const viaConnectionString = (cs: string, container: string, source: string): Target => ({
+    describe: `container ${container} (${source})`,
+    connect: async (sdk, pipeline) => sdk.BlobServiceClient.fromConnectionString(cs, pipeline).getContainerClient(container),
+  });
+  const viaUrl = (url: string, container: string): Target => ({
+    describe: `container ${container} at ${url.replace(/\?.*$/, '')}`,
+    connect: async (sdk, pipeline) => {
+      const hasSas = /[?&]sig=/.test(url);
+      const credential = hasSas ? new sdk.AnonymousCredential() : (o.credential ?? (await defaultCredential()));
+      return new sdk.ContainerClient(url, credential as never, pipeline);
+    },
+  });
+  const matchesEnv = (account: string) => env !== undefined && parseConnectionString(env).accountname?.toLowerCase() === account.toLowerCase();
+
+  if (o.containerUrl !== undefined) {
+    if (typeof o.containerUrl !== 'string') throw invalidType('options.containerUrl', 'string', o.containerUrl);
+    if (o.accountName !== undefined || o.containerName !== undefined || o.connectionString !== undefined) {
+      throw invalidType('options', 'containerUrl alone, not with accountName, containerName or connectionString', 'several locations');
+    }
+    const u = parseContainerUrl(o.containerUrl);
+    if (!o.credential && !u.sas && matchesEnv(u.account)) return { target: viaConnectionString(env!, u.container, 'AZURE_STORAGE_CONNECTION_STRING'), urlPrefix: u.prefix };
+    const base = `${u.endpoint}/${encodeURIComponent(u.container)}${u.sas}`;
+    return { target: viaUrl(base, u.container), urlPrefix: u.prefix };
+  }
+  if (typeof o.containerName !== 'string' || !/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/.test(o.containerName)) {
+    throw invalidType('options.containerName', 'a container name (3-63 lowercase letters, digits and single hyphens)', o.containerName);
+  }
+  const container = o.containerName;
+  if (o.connectionString !== undefined) {
+    if (typeof o.connectionString !== 'string' || !o.connectionString.includes('=')) throw invalidType('options.connectionString', 'a storage connection string', '(redacted)');
+    return { target: viaConnectionString(o.connectionString, container, 'connection string'), urlPrefix: '' };
+  }
+  if (o.accountName !== undefined) {
+    if (typeof o.accountName !== 'string' || !/^[a-z0-9]{3,24}$/.test(o.accountName)) throw invalidType('options.accountName', 'a storage account name (3-24 lowercase letters and digits)', o.accountName);
+    if (o.blobEndpoint !== undefined && typeof o.blobEndpoint !== 'string') throw invalidType('options.blobEndpoint', 'URL string', o.blobEndpoint);
+    if (!o.credential && o.blobEndpoint === undefined && matchesEnv(o.accountName)) {
+      return { target: viaConnectionString(env!, container, 'AZURE_STORAGE_CONNECTION_STRING'), urlPrefix: '' };
+    }
+    const endpoint = (o.blobEndpoint ?? `https://${o.accountName}.blob.core.windows.net`).replace(/\/+$/, '');
+    return { target: viaUrl(`${endpoint}/${encodeURIComponent(container)}`, container), urlPrefix: '' };
+  }
+  if (env !== undefined) return { target: viaConnectionString(env, container, 'AZURE_STORAGE_CONNECTION_STRING'), urlPrefix: '' };
+  throw invalidType('options', 'one of containerUrl, connectionString + containerName, accountName + containerName (or AZURE_STORAGE_CONNECTION_STRING)', o);
+}
+
+/**
+ * A tier in Azure Blob Storage (also the shared location of pipelines).
+ *
+ * Every blob carries the tree hash of its bytes in its metadata; reads verify it and report a
+ * mismatch as a miss (counted in `corrupt`, warned about), never returning the bytes. Writes are
+ * conditional creates (`If-None-Match: *`): an existing blob is never overwritten, and a lost race
+ * counts as success when the blob that won verifies. Network errors and timeouts become misses.
+ *
+ * @example
+ * const shared = new AzureBlobTier({ containerUrl: 'https://acct.blob.core.windows.net/models' });
+ * const cache = new Cache({ dir: '.cache', shared });
+ */
+export class AzureBlobTier implements Tier {
+  readonly name = 'azure';
+  readonly encoded = true;
+  readonly shared = true;
+  /** Folder inside the container (ends with '/', or is empty). */
+  readonly prefix: string;
+  /** False when the tier was opened read-only (`update: false`). */
+  readonly update: boolean;
+  readonly blockSize: number;
+  readonly maxSingleShotSize: number;
+  readonly concurrency: number;
+  readonly #target: Target;
+  readonly #pipeline: StoragePipelineOptions;
+  readonly #cooldownMs: number;
+  readonly #progress: AzureBlobTierOptions['progress'];
+  readonly #stats: AzureTierStats = { ...emptyStats(0), bytesUploaded: 0, bytesDownloaded: 0, uploads: 0, downloads: 0, lostRaces: 0 };
+  #client: Promise<ContainerClient> | undefined;
+  #containerReady: Promise<void> | undefined;
+  #downUntil = 0;
+  #closed = false;
+
+  constructor(options: AzureBlobTierOptions) {
+    if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
+    checkOptionNames('AzureBlobTier options', options, KNOWN_OPTIONS);
+    const { target, urlPrefix } = resolveTarget(options);
+    this.#target = target;
+    this.prefix = urlPrefix + normalizePrefix('options.prefix', options.prefix);
+    if (options.update !== undefined && typeof options.update !== 'boolean') throw invalidType('options.update', 'boolean', options.update);
+    this.update = options.update ?? true;
+    if (options.credential !== undefined && typeof options.credential?.getToken !== 'function') {
+      throw invalidType('options.credential', 'a TokenCredential (e.g. new DefaultAzureCredential())', options.credential);
+    }
+    this.blockSize = options.blockSize === undefined ? 8 << 20 : checkInteger('options.blockSize', options.blockSize, 64 << 10, 4000 * 1024 * 1024);
+    this.maxSingleShotSize = options.maxSingleShotSize === undefined ? 256 << 20 : checkInteger('options.maxSingleShotSize', options.maxSingleShotSize, 0, 5000 * 1024 * 1024);
+    this.concurrency = options.concurrency === undefined ? 4 : checkInteger('options.concurrency', options.concurrency, 1, 64);
+    const maxTries = options.maxTries === undefined ? 3 : checkInteger('options.maxTries', options.maxTries, 1, 20);
+    const tryTimeoutInMs = options.tryTimeoutMs === undefined ? 60_000 : checkInteger('options.tryTimeoutMs', options.tryTimeoutMs, 100, 3_600_000);
+    const retryDelayInMs = options.retryDelayMs === undefined ? 200 : checkInteger('options.retryDelayMs', options.retryDelayMs, 0, 60_000);
+    this.#cooldownMs = options.cooldownMs === undefined ? 10_000 : checkInteger('options.cooldownMs', options.cooldownMs, 0, 3_600_000);
+    if (options.progress !== undefined && typeof options.progress !== 'boolean' && typeof options.progress !== 'function') {
+      throw invalidType('options.progress', 'boolean or function', options.progress);
+    }
+    this.#progress = options.progress ?? true;
+    this.#pipeline = {
+      retryOptions: { maxTries, tryTimeoutInMs, retryDelayInMs, maxRetryDelayInMs: Math.max(retryDelayInMs, 2000) },
+      userAgentOptions: { userAgentPrefix: 'modelcache' },
+    };
+  }
+
+  /** Where this tier stores (for messages). */
+  get location(): string {
+    return `${this.#target.describe}${this.prefix ? `, prefix ${this.prefix}` : ''}`;
+  }
+
+  /** False while the tier is cooling down after a network failure. */
+  get available(): boolean {
+    return Date.now() >= this.#downUntil;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new CacheError('ERR_CLOSED', `azure tier (${this.location}) is closed`);
+  }
+
+  /** The container client, created on first use (loads the SDK). Throws CacheError ERR_TIER without it. */
+  async #container(): Promise<ContainerClient> {
+    this.#assertOpen();
+    this.#client ??= loadSdk()
+      .then((sdk) => this.#target.connect(sdk, this.#pipeline))
+      .catch((err) => {
+        this.#client = undefined;
+        throw err;
+      });
+    return this.#client;
+  }
+
+  #blob(c: ContainerClient, name: string): BlobClient {
+    return c.getBlobClient(this.prefix + name);
+  }
+
+  /** Records a failure; network ones start the cool-down. Returns the classification. */
+  #failed(op: string, name: string, err: unknown): Failure {
+    const kind = err instanceof CacheError ? 'other' : classify(err);
+    this.#stats.errors++;
+    if (kind === 'unavailable' && this.#cooldownMs > 0) this.#downUntil = Date.now() + this.#cooldownMs;
+    warn('ERR_TIER', `azure tier ${op} of ${name} failed (${describeError(err)}); treated as a miss${kind === 'unavailable' ? `, skipping the shared tier for ${this.#cooldownMs / 1000} s` : ''}`);
+    return kind;
+  }
+
+  #corrupt(name: string, why: string): void {
+    this.#stats.corrupt++;
+    warn('ERR_CORRUPT', `azure tier: blob ${this.prefix}${name} failed verification (${why}); treated as a miss`);
+  }
+
+  /** True when a call should be skipped: closed, or cooling down after a network failure. */
+  #skip(): boolean {
+    if (this.#closed) return true;
+    if (!this.available) {
+      this.#stats.errors++;
+      return true;
+    }
+    return false;
+  }
+
+  #progressFor(op: 'upload' | 'download', name: string, total: number, cb?: (loaded: number, total: number) => void): ((loaded: number) => void) | undefined {
+    const p = this.#progress;
+    let bar: Progress | undefined;
+    if (p === true && total >= PROGRESS_MIN) bar = createProgress(`${op === 'upload' ? 'uploading' : 'downloading'} ${name.split('/').pop()}`, total, { bytes: true });
+    if (!bar && typeof p !== 'function' && !cb) return undefined;
+    return (loaded: number) => {
+      bar?.update(loaded);
+      if (bar && loaded >= total) bar.done();
+      if (typeof p === 'function') p({ op, name, loaded, total });
+      cb?.(loaded, total);
+    };
+  }
+
+  async #ensureContainer(c: ContainerClient): Promise<void> {
+    this.#containerReady ??= c.createIfNotExists().then(
+      () => undefined,
+      (err) => {
+        this.#containerReady = undefined;
+        throw err;
+      },
+    );
+    return this.#containerReady;
+  }
+
+  // ------------------------------------------------------------------------------------- reads
+
+  /**
+   * Reads and verifies the blob `name` (relative to the prefix). Undefined when it is absent,
+   * fails verification, or the service cannot be reached (the last two are counted and warned).
+   * `dropCorrupt` deletes a blob that fails verification (when the tier may update), so that the
+   * next writer can publish a good one.
+   */
+  async readBlob(name: string, options: TransferOptions & { dropCorrupt?: boolean } = {}): Promise<BlobRead | undefined> {
+    checkName(name);
+    if (this.#skip()) return undefined;
+    let c: ContainerClient;
+    try {
+      c = await this.#container();
+    } catch (err) {
+      this.#failed('read', name, err);
+      return undefined;
+    }
+    const blob = this.#blob(c, name);
+    try {
+      // One request for small blobs: the first block brings the metadata and the total size.
+      let first;
+      try {
+        first = await blob.download(0, this.blockSize);
+      } catch (err) {
+        // An empty blob has no byte 0: ranged reads answer 416.
+        if ((err as { statusCode?: number }).statusCode !== 416) throw err;
+        first = await blob.download(0);
+      }
+      const total = totalOf(first);
+      const etag = first.etag ?? '';
+      const metadata = first.metadata ?? {};
+      const data = Buffer.allocUnsafe(total);
+      const onProgress = this.#progressFor('download', name, total, options.onProgress);
+      const got = await readInto(first.readableStreamBody, data, 0);
+      onProgress?.(got);
+      if (total > got) {
+        // The SDK fills its buffer from index 0 with the bytes at blob offset `got`.
+        await blob.downloadToBuffer(data.subarray(got), got, total - got, {
+          blockSize: this.blockSize,
+          concurrency: this.concurrency,
+          conditions: { ifMatch: etag },
+          ...(onProgress ? { onProgress: (e: { loadedBytes: number }) => onProgress(got + e.loadedBytes) } : {}),
+        });
+      }
+      this.#stats.bytesDownloaded += total;
+      this.#stats.downloads++;
+      const why = await this.#verifyBuffer(data, metadata);
+      if (why) {
+        this.#corrupt(name, why);
+        // Only the version we read: a writer may have replaced it meanwhile.
+        if (options.dropCorrupt) await this.deleteBlob(name, { ifMatch: etag });
+        return undefined;
+      }
+      return { data, etag, lastModified: first.lastModified?.getTime() ?? 0, metadata };
+    } catch (err) {
+      const kind = classify(err);
+      if (kind === 'missing') return undefined;
+      if (err instanceof CacheError && err.code === 'ERR_CORRUPT') {
+        this.#corrupt(name, err.message);
+        return undefined;
+      }
+      // 412 here: the blob was replaced between our first and later blocks; a miss, not a failure.
+      if (kind === 'exists') return undefined;
+      this.#failed('read', name, err);
+      return undefined;
+    }
+  }
+
+  async #verifyBuffer(data: Buffer, metadata: Record<string, string>): Promise<string | undefined> {
+    const want = metadata[HASH_KEY];
+    if (!want || !/^[0-9a-f]{32}$/.test(want)) return 'no recorded content hash';
+    if (metadata[SIZE_KEY] !== undefined && Number(metadata[SIZE_KEY]) !== data.length) return `size ${data.length}, recorded ${metadata[SIZE_KEY]}`;
+    const got = await treeHashAsync(data);
+    return got === want ? undefined : `content hash ${got}, recorded ${want}`;
+  }
+
+  /**
+   * Downloads blob `name` to `dest` in parallel blocks: into a temp file beside `dest`, verified
+   * against the recorded hash (and `expectedHash`, when given), then renamed into place. Resolves
+   * true on success; false (counted, warned) on a miss, a mismatch or a network failure.
+   */
+  async downloadFile(name: string, dest: string, options: TransferOptions & { expectedHash?: string } = {}): Promise<boolean> {
+    checkName(name);
+    if (typeof dest !== 'string' || dest.length === 0) throw invalidType('dest', 'file path', dest);
+    if (this.#skip()) return false;
+    const tmp = `${dest}.${randomBytes(6).toString('hex')}.part`;
+    let fh: Awaited<ReturnType<typeof open>> | undefined;
+    try {
+      const c = await this.#container();
+      const blob = this.#blob(c, name);
+      let first;
+      try {
+        first = await blob.download(0, this.blockSize);
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 416) throw err;
+        first = await blob.download(0);
+      }
+      const total = totalOf(first);
+      const etag = first.etag ?? '';
+      const metadata = first.metadata ?? {};
+      const want = metadata[HASH_KEY];
+      if (!want || (options.expectedHash !== undefined && want !== options.expectedHash)) {
+        first.readableStreamBody?.resume();
+        this.#corrupt(name, !want ? 'no recorded content hash' : `recorded hash ${want}, expected ${options.expectedHash}`);
+        return false;
+      }
+      const onProgress = this.#progressFor('download', name, total, options.onProgress);
+      fh = await open(tmp, 'wx', 0o600);
+      const handle = fh;
+      let loaded = 0;
+      const writeStream = async (stream: NodeJS.ReadableStream | undefined, at: number, length: number) => {
+        let pos = at;
+        for await (const chunk of (stream ?? []) as AsyncIterable<Buffer>) {
+          if (pos + chunk.length > at + length) throw new CacheError('ERR_CORRUPT', 'blob is longer than its reported size');
+          await handle.write(chunk, 0, chunk.length, pos);
+          pos += chunk.length;
+          loaded += chunk.length;
+          onProgress?.(loaded);
+        }
+        if (pos !== at + length) throw new CacheError('ERR_CORRUPT', `blob block at ${at} ended after ${pos - at} of ${length} bytes`);
+      };
+      const firstLen = Math.min(total, first.contentLength ?? total);
+      await writeStream(first.readableStreamBody, 0, firstLen);
+      await forRanges(firstLen, total, this.blockSize, this.concurrency, async (off, len) => {
+        const part = await blob.download(off, len, { conditions: { ifMatch: etag } });
+        await writeStream(part.readableStreamBody, off, len);
+      });
+      await fh.close();
+      fh = undefined;
+      this.#stats.bytesDownloaded += total;
+      this.#stats.downloads++;
+      const got = await hashFile(tmp);
+      if (got !== want) {
+        this.#corrupt(name, `content hash ${got}, recorded ${want}`);
+        await unlink(tmp).catch(() => {});
+        return false;
+      }
+      await rename(tmp, dest);
+      return true;
+    } catch (err) {
+      await fh?.close().catch(() => {});
+      await unlink(tmp).catch(() => {});
+      const kind = classify(err);
+      if (kind === 'missing' || kind === 'exists') return false;
+      if (err instanceof CacheError && err.code === 'ERR_CORRUPT') {
+        this.#corrupt(name, err.message);
+        return false;
+      }
+      this.#failed('download', name, err);
+      return false;
+    }
+  }
+
+  /** Properties of blob `name` without its bytes; undefined when absent or unreachable. */
+  async properties(name: string): Promise<BlobInfo | undefined> {
+    checkName(name);
+    if (this.#skip()) return undefined;
+    try {
+      const c = await this.#container();
+      const p = await this.#blob(c, name).getProperties();
+      const metadata = p.metadata ?? {};
+      return { name, size: p.contentLength ?? 0, lastModified: p.lastModified?.getTime() ?? 0, etag: p.etag ?? '', metadata, ...(metadata[HASH_KEY] ? { hash: metadata[HASH_KEY] } : {}) };
+    } catch (err) {
+      if (classify(err) !== 'missing') this.#failed('properties', name, err);
+      return undefined;
+    }
+  }
+
+  /**
+   * Blobs whose names start with `prefix` (relative to the tier's prefix), in name order.
+   * Unlike reads, a failure throws (CacheError ERR_TIER): listing is for tools, which must not
+   * mistake an outage for an empty container.
+   */
+  async *list(prefix = ''): AsyncGenerator<BlobInfo> {
+    if (typeof prefix !== 'string') throw invalidType('prefix', 'string', prefix);
+    const c = await this.#container();
+    try {
+      for await (const b of c.listBlobsFlat({ prefix: this.prefix + prefix, includeMetadata: true })) {
+        const metadata = b.metadata ?? {};
+        yield {
+          name: b.name.slice(this.prefix.length),
+          size: b.properties.contentLength ?? 0,
+          lastModified: b.properties.lastModified?.getTime() ?? 0,
+          etag: b.properties.etag ?? '',
+          metadata,
+          ...(metadata[HASH_KEY] ? { hash: metadata[HASH_KEY] } : {}),
+        };
+      }
+    } catch (err) {
+      if (classify(err) === 'missing') return; // no container yet: nothing stored
+      throw new CacheError('ERR_TIER', `cannot list ${this.location}: ${describeError(err)}`, { cause: err });
+    }
+  }
+
+  // ------------------------------------------------------------------------------------- writes
+
+  /**
+   * Creates blob `name` holding `data` unless it exists. 'exists' means a blob was already there
+   * and verifies (same recorded hash, or downloaded and checked); a damaged one is replaced.
+   * One request up to `maxSingleShotSize`, parallel blocks above.
+   */
+  async writeBlob(name: string, data: Uint8Array, options: TransferOptions & { kind?: string } = {}): Promise<WriteOutcome> {
+    checkName(name);
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const hash = await treeHashAsync(bytes);
+    return this.#create(name, hash, bytes.byteLength, options.kind, (blob, metadata, onProgress) =>
+      blob.getBlockBlobClient().uploadData(bytes, {
+        blockSize: this.blockSize,
+        concurrency: this.concurrency,
+        maxSingleShotSize: this.maxSingleShotSize,
+        metadata,
+        conditions: { ifNoneMatch: '*' },
+        ...(onProgress ? { onProgress: (e: { loadedBytes: number }) => onProgress(e.loadedBytes) } : {}),
+      }), options.onProgress);
+  }
+
+  /**
+   * Uploads the file at `path` as blob `name` in parallel blocks, unless the blob exists (see
+   * {@link writeBlob}). `hash` (the file's {@link hashFile}) saves hashing it again.
+   */
+  async uploadFile(name: string, path: string, options: TransferOptions & { hash?: string; kind?: string } = {}): Promise<WriteOutcome> {
+    checkName(name);
+    if (typeof path !== 'string' || path.length === 0) throw invalidType('path', 'file path', path);
+    const [hash, st] = await Promise.all([options.hash ?? hashFile(path), stat(path)]);
+    return this.#create(name, hash, st.size, options.kind, (blob, metadata, onProgress) =>
+      blob.getBlockBlobClient().uploadFile(path, {
+        blockSize: this.blockSize,
+        concurrency: this.concurrency,
+        maxSingleShotSize: this.blockSize,
+        metadata,
+        conditions: { ifNoneMatch: '*' },
+        ...(onProgress ? { onProgress: (e: { loadedBytes: number }) => onProgress(e.loadedBytes) } : {}),
+      }), options.onProgress);
+  }
+
+  async #create(
+    name: string,
+    hash: string,
+    size: number,
+    kind: string | undefined,
+    upload: (blob: BlobClient, metadata: Record<string, string>, onProgress?: (loaded: number) => void) => Promise<unknown>,
+    cb?: (loaded: number, total: number) => void,
+  ): Promise<WriteOutcome> {
+    if (!this.update) return 'read-only';
+    if (this.#skip()) return 'failed';
+    const metadata: Record<string, string> = { [HASH_KEY]: hash, [SIZE_KEY]: String(size), ...(kind ? { [KIND_KEY]: kind.replace(/[^\w.-]/g, '_') } : {}) };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const c = await this.#container();
+        await this.#ensureContainer(c);
+        await upload(this.#blob(c, name), metadata, this.#progressFor('upload', name, size, cb));
+        this.#stats.bytesUploaded += size;
+        this.#stats.uploads++;
+        this.#stats.puts++;
+        return 'created';
+      } catch (err) {
+        const kind = classify(err);
+        if (kind !== 'exists') {
+          this.#stats.rejected++;
+          this.#failed('upload', name, err);
+          return 'failed';
+        }
+        this.#stats.lostRaces++;
+        const verdict = await this.#judgeExisting(name, hash);
+        if (verdict !== 'damaged') return verdict;
+        // A damaged blob was there and is gone now: create ours in its place (once).
+      }
+    }
+    return 'failed';
+  }
+
+  /** After a lost conditional create: does the blob that won verify? Deletes it if damaged. */
+  async #judgeExisting(name: string, ourHash: string): Promise<'exists' | 'damaged' | 'failed'> {
+    const props = await this.properties(name);
+    if (!props) return this.available ? 'damaged' : 'failed'; // deleted meanwhile: try again
+    if (props.hash === ourHash) return 'exists'; // same bytes claimed; every reader verifies them
+    const read = await this.readBlob(name);
+    if (read) return 'exists';
+    if (!this.available) return 'failed';
+    logDebug(`azure: replacing damaged blob ${this.prefix}${name}`);
+    return (await this.deleteBlob(name, { ifMatch: props.etag })) ? 'damaged' : 'failed';
+  }
+
+  /** Deletes blob `name` (only the version with etag `ifMatch`, when given). False when absent or refused. */
+  async deleteBlob(name: string, options: { ifMatch?: string } = {}): Promise<boolean> {
+    checkName(name);
+    if (!this.update || this.#skip()) return false;
+    try {
+      const c = await this.#container();
+      await this.#blob(c, name).delete(options.ifMatch ? { conditions: { ifMatch: options.ifMatch } } : {});
+      return true;
+    } catch (err) {
+      const kind = classify(err);
+      if (kind !== 'missing' && kind !== 'exists') this.#failed('delete', name, err);
+      return false;
+    }
+  }
+
+  // ------------------------------------------------------------------------------------- Tier
+
+  /** The blob name of a tier key. */
+  keyName(key: string): string {
+    return VALUES_DIR + checkKey(key);
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    this.#assertOpen();
+    const name = this.keyName(key);
+    const read = await this.readBlob(name, { dropCorrupt: true });
+    if (!read) {
+      this.#stats.misses++;
+      return undefined;
+    }
+    this.#stats.hits++;
+    return read.data;
+  }
+
+  async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
+    const out: (Buffer | undefined)[] = new Array(keys.length);
+    // A few at a time: each get may itself run `concurrency` block downloads.
+    await forRanges(0, keys.length, 1, 8, async (i) => {
+      out[i] = await this.get(keys[i]);
+    });
+    return out;
+  }
+
+  async put(key: string, value: Uint8Array, meta: PutMeta = {}): Promise<boolean> {
+    this.#assertOpen();
+    const outcome = await this.writeBlob(this.keyName(key), value, meta.kind ? { kind: meta.kind } : {});
+    return outcome === 'created' || outcome === 'exists';
+  }
+
+  async has(key: string): Promise<boolean> {
+    this.#assertOpen();
+    return (await this.properties(this.keyName(key))) !== undefined;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    this.#assertOpen();
+    return this.deleteBlob(this.keyName(key));
+  }
+
+  /** Deletes every tier value (blobs under `<prefix>cache/`); pipeline entries are left alone. */
+  async clear(): Promise<void> {
+    this.#assertOpen();
+    if (!this.update) return;
+    for await (const b of this.list(VALUES_DIR)) await this.deleteBlob(b.name);
+  }
+
+  stats(): AzureTierStats {
+    return { ...this.#stats };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+}

@@ -1,0 +1,88 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { canonicalConfig, modelId, outputId } from '../../src/pipeline/index.js';
+import { tempDir } from '../helpers.js';
+
+const ACC = canonicalConfig({ device: 'cpu' });
+const base = { type: 'T', version: '1', config: canonicalConfig({ a: 1 }), inputId: 'a'.repeat(32), accelerator: ACC };
+
+describe('canonical config', () => {
+  it('does not depend on key order, and drops undefined members', () => {
+    const a = canonicalConfig({ b: 2, a: { y: [1, 2], x: 'v' }, gone: undefined });
+    const b = canonicalConfig({ a: { x: 'v', y: [1, 2] }, b: 2 });
+    expect(outputId({ ...base, config: a })).toBe(outputId({ ...base, config: b }));
+    expect(a.json).toEqual({ a: { x: 'v', y: [1, 2] }, b: 2 });
+    expect(a.shareable).toBe(true);
+  });
+
+  it('keeps values JSON would merge apart (NaN, -0, Infinity, bigint)', () => {
+    const ids = [NaN, -0, 0, Infinity, 1n, '1'].map((v) => outputId({ ...base, config: canonicalConfig({ v }) }));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('marks a function as not portable and names its path', () => {
+    const c = canonicalConfig({ opts: { steps: [{ callback: () => 1 }] } });
+    expect(c.shareable).toBe(false);
+    expect(c.problem).toBe('config.opts.steps[0].callback (a function)');
+    expect(JSON.stringify(c.json)).toContain('<function callback>');
+  });
+
+  it('marks a class instance as not portable, still keying it by its class and fields', () => {
+    class Tokenizer {
+      constructor(readonly vocab: number) {}
+    }
+    const a = canonicalConfig({ tok: new Tokenizer(10) });
+    expect(a.problem).toBe('config.tok (an instance of Tokenizer)');
+    const b = canonicalConfig({ tok: new Tokenizer(20) });
+    expect(outputId({ ...base, config: a })).not.toBe(outputId({ ...base, config: b }));
+    expect(outputId({ ...base, config: a })).toBe(outputId({ ...base, config: canonicalConfig({ tok: new Tokenizer(10) }) }));
+  });
+
+  it('gives a full 128-bit output id that changes with each of its parts', () => {
+    const id = outputId(base);
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    const variants = [
+      { ...base, type: 'U' },
+      { ...base, version: '2' },
+      { ...base, config: canonicalConfig({ a: 2 }) },
+      { ...base, inputId: 'b'.repeat(32) },
+      { ...base, accelerator: canonicalConfig({ device: 'gpu' }) },
+    ].map(outputId);
+    expect(new Set([id, ...variants]).size).toBe(6);
+  });
+});
+
+describe('model id', () => {
+  const dir = tempDir();
+
+  it('is the content of a file, whatever its name or place', async () => {
+    writeFileSync(join(dir, 'a.onnx'), 'weights');
+    writeFileSync(join(dir, 'b.onnx'), 'weights');
+    writeFileSync(join(dir, 'c.onnx'), 'weights!');
+    expect(await modelId(join(dir, 'a.onnx'))).toBe(await modelId(join(dir, 'b.onnx')));
+    expect(await modelId(join(dir, 'a.onnx'))).not.toBe(await modelId(join(dir, 'c.onnx')));
+  });
+
+  it('covers the names and bytes of every file of a directory, not their order on disk', async () => {
+    const mk = (name: string, files: Record<string, string>) => {
+      const d = join(dir, name);
+      for (const [f, text] of Object.entries(files)) {
+        mkdirSync(join(d, f, '..'), { recursive: true });
+        writeFileSync(join(d, f), text);
+      }
+      return d;
+    };
+    const a = mk('m1', { 'model.onnx': 'g', 'data/w.bin': 'w' });
+    const b = mk('m2', { 'data/w.bin': 'w', 'model.onnx': 'g' });
+    const renamed = mk('m3', { 'model.onnx': 'g', 'data/w2.bin': 'w' });
+    const changed = mk('m4', { 'model.onnx': 'g', 'data/w.bin': 'W' });
+    expect(await modelId(a)).toBe(await modelId(b));
+    expect(await modelId(a)).not.toBe(await modelId(renamed));
+    expect(await modelId(a)).not.toBe(await modelId(changed));
+  });
+
+  it('names a missing model in its error', async () => {
+    await expect(modelId(join(dir, 'nope.onnx'))).rejects.toThrow(/nope\.onnx/);
+  });
+});

@@ -1,0 +1,257 @@
+import { readFileSync, writeFileSync, mkdirSync, readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { hashFile } from '../../src/index.js';
+import { PassError, Pipeline, modelId } from '../../src/pipeline/index.js';
+import { tempDir } from '../helpers.js';
+import { captureWarnings } from '../setup/use-azurite.js';
+import { appendPass, failingPass } from './helpers.js';
+
+describe('Pipeline (local cache)', () => {
+  const root = tempDir();
+  let n = 0;
+  const fresh = () => join(root, `c${n++}`);
+  const input = (text = 'm0') => {
+    const p = join(root, `in-${n++}.txt`);
+    writeFileSync(p, text);
+    return p;
+  };
+
+  it('computes each pass once, then serves the whole chain from the local cache', async () => {
+    const dir = fresh();
+    const src = input();
+    const calls = { n: 0 };
+    const build = () => new Pipeline({ cache: dir }).add(appendPass('+a', calls)).add(appendPass('+b', calls));
+    const p1 = build();
+    const r1 = await p1.run(src);
+    expect(r1.passes.map((p) => p.status)).toEqual(['computed', 'computed']);
+    const path1 = await r1.path();
+    expect(readFileSync(path1, 'utf8')).toBe('m0+a+b');
+    await p1.close();
+    const p2 = build();
+    const r2 = await p2.run({ path: src });
+    expect(r2.computed).toBe(0);
+    expect(r2.passes.map((p) => p.status)).toEqual(['not-needed', 'local']);
+    expect(r2.id).toBe(r1.id);
+    expect(await r2.path()).toBe(path1);
+    expect(calls.n).toBe(2);
+    await p2.close();
+  });
+
+  it('recomputes only the passes from a changed config on', async () => {
+    const dir = fresh();
+    const src = input();
+    const p = new Pipeline({ cache: dir });
+    await p.add(appendPass('+a')).add(appendPass('+b')).add(appendPass('+c')).run(src);
+    await p.close();
+    const q = new Pipeline({ cache: dir }).add(appendPass('+a')).add(appendPass('+B')).add(appendPass('+c'));
+    const r = await q.run(src);
+    expect(r.passes.map((x) => x.status)).toEqual(['local', 'computed', 'computed']);
+    expect(readFileSync(await r.path(), 'utf8')).toBe('m0+a+B+c');
+    await q.close();
+  });
+
+  it('does not cache a failed pass: the next run tries it again', async () => {
+    const dir = fresh();
+    const src = input();
+    const calls = { n: 0 };
+    const p = new Pipeline({ cache: dir }).add(appendPass('+a')).add(failingPass('boom', calls));
+    const err = await p.run(src).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PassError);
+    expect(err).toMatchObject({ code: 'ERR_PASS_FAILED', pass: 'Fails', cached: false });
+    expect((err as Error).message).toContain('boom');
+    await expect(p.run(src)).rejects.toThrow(/boom/);
+    expect(calls.n).toBe(2);
+    const runs = await p.runs();
+    expect(runs.map((r) => r.status)).toEqual(['ok', 'failed', 'failed']);
+    await p.close();
+  });
+
+  it('remembers a failure with cacheFailures: true and does not run the pass again', async () => {
+    const dir = fresh();
+    const src = input();
+    const calls = { n: 0 };
+    const p = new Pipeline({ cache: dir, cacheFailures: true }).add(failingPass('bad config', calls));
+    await expect(p.run(src)).rejects.toMatchObject({ cached: false });
+    await expect(p.run(src)).rejects.toMatchObject({ cached: true, message: expect.stringContaining('bad config') });
+    expect(calls.n).toBe(1);
+    await p.close();
+  });
+
+  it('stores directory models and hands their folder to the next pass', async () => {
+    const dir = fresh();
+    const src = input('base');
+    const p = new Pipeline({ cache: dir });
+    p.add({
+      type: 'Split',
+      run(inp, _cfg, ctx) {
+        mkdirSync(join(ctx.outputDir, 'data'));
+        writeFileSync(join(ctx.outputDir, 'model.onnx'), 'graph');
+        writeFileSync(join(ctx.outputDir, 'data', 'weights.bin'), readFileSync(inp.path));
+      },
+    });
+    let seen: { kind: string; files: string[] } | undefined;
+    p.add({
+      type: 'Inspect',
+      run(inp, _cfg, ctx) {
+        seen = { kind: inp.kind, files: readdirSync(inp.path).sort() };
+        writeFileSync(ctx.outputPath(), readFileSync(join(inp.path, 'data', 'weights.bin')));
+      },
+    });
+    const r = await p.run(src);
+    expect(seen).toEqual({ kind: 'dir', files: ['data', 'model.onnx'] });
+    const runs = await p.runs();
+    expect(runs[0].kind).toBe('dir');
+    expect(runs[0].files!.map((f) => f.path)).toEqual(['data/weights.bin', 'model.onnx']);
+    expect(readFileSync(await r.path(), 'utf8')).toBe('base');
+    await p.close();
+  });
+
+  it('carries attributes from the input through the passes', async () => {
+    const p = new Pipeline({ cache: fresh() });
+    p.add({ type: 'Tag', run: (inp, _c, ctx) => (writeFileSync(ctx.outputPath(), 'x'), { path: ctx.outputPath(), attributes: { tagged: true } }) });
+    const r = await p.run({ path: input(), attributes: { task: 'ocr' } });
+    expect(r.attributes).toEqual({ task: 'ocr', tagged: true });
+    expect((await r.model()).attributes).toEqual({ task: 'ocr', tagged: true });
+    await p.close();
+  });
+
+  it('copies in an output written outside ctx.outputDir', async () => {
+    const outside = join(root, 'elsewhere.txt');
+    const p = new Pipeline({ cache: fresh() }).add({ type: 'Elsewhere', run: () => (writeFileSync(outside, 'made'), outside) });
+    const r = await p.run(input());
+    expect(await r.path()).not.toBe(outside);
+    expect(readFileSync(await r.path(), 'utf8')).toBe('made');
+    await p.close();
+  });
+
+  it('detects a damaged local output, drops it and recomputes it', async () => {
+    const dir = fresh();
+    const src = input();
+    const w = captureWarnings();
+    try {
+      const p = new Pipeline({ cache: dir }).add(appendPass('+a')).add(appendPass('+b'));
+      const r1 = await p.run(src);
+      const first = await p.run(src);
+      // Damage pass 1's stored output: pass 2's output is still good, so only a fallback needs pass 1.
+      const path2 = await r1.path();
+      writeFileSync(path2, 'tampered');
+      const r2 = await p.run(src);
+      expect(r2.passes.map((x) => x.status)).toEqual(['not-needed', 'local']);
+      expect(readFileSync(await r2.path(), 'utf8')).toBe('m0+a+b');
+      expect(r2.passes.map((x) => x.status)).toEqual(['local', 'computed']);
+      expect(r2.stats.damaged).toBe(1);
+      expect(w.codes).toContain('ERR_CORRUPT');
+      expect(first.computed).toBe(0);
+      await p.close();
+    } finally {
+      w.restore();
+    }
+  });
+
+  it('writes a run record with everything needed to audit a computation', async () => {
+    const src = input();
+    const p = new Pipeline({ cache: fresh(), accelerator: { device: 'cpu', executionProvider: 'CPUExecutionProvider' } });
+    p.add({ ...appendPass('+a'), name: 'first' });
+    const r = await p.run(src);
+    const [rec] = await p.runs();
+    expect(rec).toMatchObject({
+      pass: { type: 'Append', name: 'first', version: '1' },
+      inputId: await modelId(src),
+      outputId: r.id,
+      config: { text: '+a' },
+      accelerator: { device: 'cpu', executionProvider: 'CPUExecutionProvider' },
+      status: 'ok',
+      modelcacheVersion: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      kind: 'file',
+    });
+    expect(rec.start).toBeGreaterThan(Date.now() - 60_000);
+    expect(rec.durationMs).toBeGreaterThanOrEqual(0);
+    expect(rec.files).toEqual([{ path: 'model.txt', size: 4, hash: await hashFile(await r.path()) }]);
+    await p.close();
+  });
+
+  it('caches evaluations by model id and evaluator config', async () => {
+    const dir = fresh();
+    const src = input();
+    const evals = { n: 0 };
+    const evaluator = (threshold: number) => ({
+      type: 'Length',
+      config: { threshold },
+      evaluate: (m: { path: string }, cfg: { threshold: number }) => {
+        evals.n++;
+        return { length: readFileSync(m.path).length, ok: readFileSync(m.path).length > cfg.threshold };
+      },
+    });
+    const p = new Pipeline({ cache: dir, evaluator: evaluator(3) }).add(appendPass('+a'));
+    const r1 = await p.run(src);
+    expect(r1.evaluation).toMatchObject({ metrics: { length: 4, ok: true }, cached: false });
+    const r2 = await p.run(src);
+    expect(r2.evaluation).toMatchObject({ metrics: { length: 4, ok: true }, cached: 'local' });
+    expect((await p.evaluate(r2, evaluator(10))).metrics).toEqual({ length: 4, ok: false });
+    expect((await p.evaluate(src, evaluator(1))).metrics).toEqual({ length: 2, ok: true });
+    expect(evals.n).toBe(3);
+    await p.close();
+  });
+
+  it('uses outputs found in a further (read-only) directory without copying them', async () => {
+    const team = fresh();
+    const mine = fresh();
+    const src = input();
+    const a = new Pipeline({ cache: team }).add(appendPass('+a'));
+    const shared = await (await a.run(src)).path();
+    await a.close();
+    const b = new Pipeline({ cache: [mine, team] }).add(appendPass('+a')).add(appendPass('+b'));
+    const r = await b.run(src);
+    expect(r.passes.map((x) => x.status)).toEqual(['local', 'computed']);
+    expect(readFileSync(await r.path(), 'utf8')).toBe('m0+a+b');
+    expect((await r.path()).startsWith(mine)).toBe(true);
+    expect(existsSync(shared)).toBe(true);
+    await b.close();
+  });
+
+  it('runs an output once when several runs of one process need it at the same time', async () => {
+    const calls = { n: 0 };
+    const p = new Pipeline({ cache: fresh() }).add({ ...appendPass('+slow', calls), run: async (inp, cfg, ctx) => {
+      calls.n++;
+      await new Promise((r) => setTimeout(r, 50));
+      writeFileSync(ctx.outputPath(), readFileSync(inp.path, 'utf8') + cfg.text);
+    } });
+    const src = input();
+    const rs = await Promise.all([p.run(src), p.run(src), p.run(src)]);
+    expect(calls.n).toBe(1);
+    expect(new Set(await Promise.all(rs.map((r) => r.path()))).size).toBe(1);
+    await p.close();
+  });
+
+  it('keeps a config with a function local, without warning when there is no shared store', async () => {
+    const w = captureWarnings();
+    try {
+      const dir = fresh();
+      const src = input();
+      const pass = { type: 'Fn', config: { transform: (s: string) => s.toUpperCase() }, run: (inp: { path: string }, cfg: { transform: (s: string) => string }, ctx: { outputPath(): string }) => {
+        writeFileSync(ctx.outputPath(), cfg.transform(readFileSync(inp.path, 'utf8')));
+      } };
+      const p = new Pipeline({ cache: dir }).add(pass);
+      expect(readFileSync(await (await p.run(src)).path(), 'utf8')).toBe('M0');
+      expect((await p.run(src)).computed).toBe(0);
+      expect(w.messages).toEqual([]);
+      await p.close();
+    } finally {
+      w.restore();
+    }
+  });
+
+  it('rejects bad options, passes and models by name', () => {
+    expect(() => new Pipeline({ cache: fresh(), cacheFailure: true } as never)).toThrow(/Unknown option "cacheFailure"/);
+    expect(() => new Pipeline({ cache: { dir: fresh(), updateShared: false } as never })).toThrow(/Unknown option "updateShared"/);
+    const p = new Pipeline({ cache: fresh() });
+    expect(() => p.add({ type: 'X' } as never)).toThrow(/pass #1.run/);
+    expect(() => p.add({ type: '', run() {} })).toThrow(/pass #1.type/);
+    p.add({ type: 'X', name: 'x', run() {} });
+    expect(() => p.add({ type: 'Y', name: 'x', run() {} })).toThrow(/already used/);
+    expect(() => p.add({ type: 'X', run() {}, confg: {} } as never)).toThrow(/Unknown option "confg"/);
+    expect(() => new Pipeline({ cache: { dir: ['https://a1b.blob.core.windows.net/x', 'https://a2b.blob.core.windows.net/y'] } })).toThrow(/more than one shared location/);
+    return expect(p.run(join(root, 'missing.onnx'))).rejects.toThrow(/missing\.onnx/);
+  });
+});

@@ -1,0 +1,213 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AzureBlobTier, Pipeline, SharedStore } from '../../src/pipeline/index.js';
+import { freePort } from '../setup/azurite.mjs';
+import { captureWarnings, useAzurite } from '../setup/use-azurite.js';
+import { tempDir } from '../helpers.js';
+import { appendPass } from './helpers.js';
+
+const azurite = useAzurite();
+const fast = { maxTries: 2, tryTimeoutMs: 5000, retryDelayMs: 50, progress: false };
+
+async function blobNames(container: string): Promise<string[]> {
+  const c = BlobServiceClient.fromConnectionString(azurite().connectionString).getContainerClient(container);
+  const names: string[] = [];
+  if (!(await c.exists())) return names;
+  for await (const b of c.listBlobsFlat()) names.push(b.name);
+  return names.sort();
+}
+
+describe('Pipeline with a shared store', () => {
+  const root = tempDir();
+  let n = 0;
+  const fresh = () => join(root, `c${n++}`);
+  let container = 0;
+  const newContainer = () => `p${process.pid}-${container++}`;
+  const src = join(root, 'input.txt');
+  let savedEnv: string | undefined;
+
+  beforeAll(() => {
+    writeFileSync(src, 'm0');
+    savedEnv = process.env.AZURE_STORAGE_CONNECTION_STRING;
+    // What the URL and account forms use to reach Azurite's devstoreaccount1.
+    process.env.AZURE_STORAGE_CONNECTION_STRING = azurite().connectionString;
+  });
+  afterAll(() => {
+    if (savedEnv === undefined) delete process.env.AZURE_STORAGE_CONNECTION_STRING;
+    else process.env.AZURE_STORAGE_CONNECTION_STRING = savedEnv;
+  });
+
+  const urlOf = (c: string) => `https://devstoreaccount1.blob.core.windows.net/${c}`;
+  const build = (cache: object, texts = ['+a', '+b', '+c']) => {
+    const p = new Pipeline({ cache: { sharedOptions: fast, ...cache } });
+    for (const t of texts) p.add(appendPass(t));
+    return p;
+  };
+
+  it('publishes with the URL form of cache.dir: files in their own folder, manifest last', async () => {
+    const c = newContainer();
+    const events: string[] = [];
+    const p = new Pipeline({ cache: { dir: [fresh(), urlOf(c)], sharedOptions: fast }, onEvent: (e) => events.push(`${e.type}`) });
+    p.add(appendPass('+a'));
+    const r = await p.run(src);
+    expect(r.stats).toMatchObject({ computed: 1, published: 1, uploadedBytes: 4 });
+    const names = await blobNames(c);
+    expect(names).toEqual([
+      expect.stringMatching(new RegExp(`^pipeline/v1/outputs/${r.id}/manifest\\.json$`)),
+      expect.stringMatching(new RegExp(`^pipeline/v1/outputs/${r.id}/u[0-9a-z]+-[0-9a-f]{8}/model\\.txt$`)),
+    ]);
+    expect(events.indexOf('files-uploaded')).toBeLessThan(events.indexOf('published'));
+    await p.close();
+  });
+
+  it('on a second machine computes nothing and downloads only the final model, when asked for it', async () => {
+    const c = newContainer();
+    const a = build({ dir: [fresh(), urlOf(c)] });
+    const ra = await a.run(src);
+    expect(ra.stats.published).toBe(3);
+    await a.close();
+
+    const b = build({ dir: [fresh(), urlOf(c)] });
+    const rb = await b.run(src);
+    expect(rb.passes.map((x) => x.status)).toEqual(['not-needed', 'not-needed', 'shared']);
+    expect(rb.stats).toMatchObject({ computed: 0, downloadedBytes: 0, sharedHits: 1 });
+    expect(rb.attributes).toEqual({});
+    expect(readFileSync(await rb.path(), 'utf8')).toBe('m0+a+b+c');
+    expect(rb.stats).toMatchObject({ downloadedBytes: 'm0+a+b+c'.length, downloadedFiles: 1, computed: 0 });
+    // Now local: the next run reads nothing from the shared store.
+    const again = await b.run(src);
+    expect(again.passes[2].status).toBe('local');
+    expect(again.stats.manifestBytes).toBe(0);
+    await b.close();
+  });
+
+  it('downloads only the input a pass that must run needs', async () => {
+    const c = newContainer();
+    const a = build({ dir: [fresh(), urlOf(c)] }, ['+a', '+b', '+c']);
+    await a.run(src);
+    await a.close();
+    const b = build({ dir: [fresh(), urlOf(c)] }, ['+a', '+B', '+c']);
+    const rb = await b.run(src);
+    expect(rb.passes.map((x) => x.status)).toEqual(['shared', 'computed', 'computed']);
+    expect(rb.stats).toMatchObject({ computed: 2, downloadedBytes: 'm0+a'.length, published: 2 });
+    await b.close();
+  });
+
+  it('publishes with the { accountName, containerName } form; updateSharedCache: false only reads', async () => {
+    const c = newContainer();
+    const a = build({ dir: fresh(), accountName: 'devstoreaccount1', containerName: c }, ['+a']);
+    const ra = await a.run(src);
+    expect(ra.stats.published).toBe(1);
+    await a.close();
+    expect(await blobNames(c)).toHaveLength(2);
+
+    const ro = build({ dir: fresh(), accountName: 'devstoreaccount1', containerName: c, updateSharedCache: false }, ['+a', '+z']);
+    const r = await ro.run(src);
+    expect(r.passes.map((x) => x.status)).toEqual(['shared', 'computed']);
+    expect(r.stats.published).toBe(0);
+    expect(await blobNames(c)).toHaveLength(2);
+    await ro.close();
+  });
+
+  it('keeps a pass with an unportable config, and the passes after it, out of the shared store', async () => {
+    const c = newContainer();
+    const w = captureWarnings();
+    try {
+      const p = new Pipeline({ cache: { dir: [fresh(), urlOf(c)], sharedOptions: fast } });
+      p.add(appendPass('+a'));
+      p.add({ ...appendPass('+f'), type: 'WithHook', config: { text: '+f', hooks: { onStep: () => {} } } as never });
+      p.add(appendPass('+c'));
+      const r = await p.run(src);
+      expect(r.passes.map((x) => x.shareable)).toEqual([true, false, false]);
+      expect(r.stats.published).toBe(1);
+      expect(w.codes).toContain('ERR_CONFIG_NOT_PORTABLE');
+      expect(w.messages.join('\n')).toContain('config.hooks.onStep (a function)');
+      expect((await p.run(src)).computed).toBe(0); // still cached locally
+      await p.close();
+    } finally {
+      w.restore();
+    }
+  });
+
+  it('ignores files without a manifest (a killed upload), and gc removes them after the grace period', async () => {
+    const c = newContainer();
+    const tier = new AzureBlobTier({ connectionString: azurite().connectionString, containerName: c, ...fast });
+    const probe = build({ dir: fresh(), sharedTier: tier }, ['+a']);
+    const id = (await probe.run(src)).id;
+    await probe.close();
+    const store = new SharedStore(tier);
+    // Withdraw the manifest, leaving the files, as an upload killed before its commit would.
+    await tier.deleteBlob(`pipeline/v1/outputs/${id}/manifest.json`);
+    const reader = build({ dir: fresh(), sharedTier: tier, updateSharedCache: false }, ['+a']);
+    expect((await reader.run(src)).passes[0].status).toBe('computed');
+    await reader.close();
+    const entries = await store.entries();
+    expect(entries).toMatchObject([{ id, committed: false, blobs: 1 }]);
+    expect((await store.gc({ graceMs: 3600_000 })).young).toBe(1);
+    const report = await store.gc({ graceMs: 0 });
+    expect(report).toMatchObject({ incomplete: [id], blobs: 1 });
+    expect(await blobNames(c)).toEqual([]);
+  });
+
+  it('withdraws a damaged shared output, recomputes it and publishes a good one', async () => {
+    const c = newContainer();
+    const a = build({ dir: [fresh(), urlOf(c)] }, ['+a', '+b']);
+    const ra = await a.run(src);
+    await a.close();
+    const names = await blobNames(c);
+    const file = names.find((x) => x.startsWith(`pipeline/v1/outputs/${ra.id}/u`))!;
+    const blob = BlobServiceClient.fromConnectionString(azurite().connectionString).getContainerClient(c).getBlockBlobClient(file);
+    const props = await blob.getProperties();
+    await blob.uploadData(Buffer.from('m0+a+X'), { metadata: props.metadata });
+    const w = captureWarnings();
+    try {
+      const b = build({ dir: [fresh(), urlOf(c)] }, ['+a', '+b']);
+      const rb = await b.run(src);
+      expect(readFileSync(await rb.path(), 'utf8')).toBe('m0+a+b');
+      expect(rb.passes.map((x) => x.status)).toEqual(['shared', 'computed']);
+      expect(rb.stats).toMatchObject({ damaged: 1, computed: 1 });
+      expect(w.codes).toContain('ERR_CORRUPT');
+      await b.close();
+      const cRun = build({ dir: [fresh(), urlOf(c)] }, ['+a', '+b']);
+      const rc = await cRun.run(src);
+      expect(readFileSync(await rc.path(), 'utf8')).toBe('m0+a+b');
+      expect(rc.stats.damaged).toBe(0);
+      await cRun.close();
+    } finally {
+      w.restore();
+    }
+  });
+
+  it('shares evaluations: another machine gets the metrics without downloading the model', async () => {
+    const c = newContainer();
+    let evals = 0;
+    const evaluator = { type: 'Len', config: { unit: 'bytes' }, evaluate: (m: { path: string }) => (evals++, { size: readFileSync(m.path).length }) };
+    const a = new Pipeline({ cache: { dir: [fresh(), urlOf(c)], sharedOptions: fast }, evaluator }).add(appendPass('+a'));
+    expect((await a.run(src)).evaluation).toMatchObject({ metrics: { size: 4 }, cached: false });
+    await a.close();
+    const b = new Pipeline({ cache: { dir: [fresh(), urlOf(c)], sharedOptions: fast }, evaluator }).add(appendPass('+a'));
+    const rb = await b.run(src);
+    expect(rb.evaluation).toMatchObject({ metrics: { size: 4 }, cached: 'shared' });
+    expect(rb.stats.downloadedBytes).toBe(0);
+    expect(evals).toBe(1);
+    await b.close();
+  });
+
+  it('finishes from compute when the shared store cannot be reached', async () => {
+    const port = await freePort();
+    const w = captureWarnings();
+    try {
+      const dead = azurite().connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=http://127.0.0.1:${port}/devstoreaccount1`);
+      const p = build({ dir: fresh(), connectionString: dead, containerName: 'nowhere' });
+      const r = await p.run(src);
+      expect(r.stats.computed).toBe(3);
+      expect(readFileSync(await r.path(), 'utf8')).toBe('m0+a+b+c');
+      expect(w.codes).toContain('ERR_TIER');
+      await p.close();
+    } finally {
+      w.restore();
+    }
+  });
+});

@@ -231,6 +231,16 @@ async function readInto(stream: NodeJS.ReadableStream | undefined, buf: Buffer, 
 }
 
 /** Total size from a Content-Range header ("bytes 0-99/1234"), else the content length. */
+/** The first block of a blob (with its metadata and total size); an empty blob answers 416 to a ranged read. */
+async function downloadFirstBlock(blob: BlobClient, blockSize: number) {
+  try {
+    return await blob.download(0, blockSize);
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 416) throw err;
+    return blob.download(0);
+  }
+}
+
 function totalOf(res: { contentRange?: string; contentLength?: number }): number {
   const m = res.contentRange ? /\/(\d+)\s*$/.exec(res.contentRange) : null;
   return m ? Number(m[1]) : (res.contentLength ?? 0);
@@ -463,14 +473,7 @@ export class AzureBlobTier implements Tier {
     const blob = this.#blob(c, name);
     try {
       // One request for small blobs: the first block brings the metadata and the total size.
-      let first;
-      try {
-        first = await blob.download(0, this.blockSize);
-      } catch (err) {
-        // An empty blob has no byte 0: ranged reads answer 416.
-        if ((err as { statusCode?: number }).statusCode !== 416) throw err;
-        first = await blob.download(0);
-      }
+      const first = await downloadFirstBlock(blob, this.blockSize);
       const total = totalOf(first);
       const etag = first.etag ?? '';
       const metadata = first.metadata ?? {};
@@ -533,13 +536,7 @@ export class AzureBlobTier implements Tier {
     try {
       const c = await this.#container();
       const blob = this.#blob(c, name);
-      let first;
-      try {
-        first = await blob.download(0, this.blockSize);
-      } catch (err) {
-        if ((err as { statusCode?: number }).statusCode !== 416) throw err;
-        first = await blob.download(0);
-      }
+      const first = await downloadFirstBlock(blob, this.blockSize);
       const total = totalOf(first);
       const etag = first.etag ?? '';
       const metadata = first.metadata ?? {};

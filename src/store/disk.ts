@@ -5,7 +5,7 @@
 // unlinked (never truncated or rewritten), so a live mmap of one can never fault.
 import { randomBytes } from 'node:crypto';
 import {
-  chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync,
+  chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync,
   renameSync, rmSync, statSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { readFile, rename, copyFile, stat } from 'node:fs/promises';
@@ -145,7 +145,10 @@ export class DiskTier implements Tier {
     for (const d of [this.dir, this.#blobs, this.#tmp, join(this.dir, 'index')]) {
       mkdirSync(d, { recursive: true, mode: 0o700 });
     }
-    this.#root = openLmdb({ path: join(this.dir, 'index'), maxDbs: 8, encoding: 'binary', noMemInit: false });
+    // eventTurnBatching off: with it, lmdb-js opens each batch with a write of its own whose
+    // promise nobody holds, so a failed commit (ENOSPC) would end the process on an unhandled
+    // rejection. Every write here goes through #txn anyway.
+    this.#root = openLmdb({ path: join(this.dir, 'index'), maxDbs: 8, encoding: 'binary', noMemInit: false, eventTurnBatching: false });
     this.#entries = this.#root.openDB({ name: 'entries', encoding: 'binary' });
     this.#values = this.#root.openDB({ name: 'values', encoding: 'binary' });
     this.#lru = this.#root.openDB({ name: 'lru', encoding: 'binary', keyEncoding: 'ordered-binary' }) as unknown as Database<Buffer, [number, string]>;
@@ -260,6 +263,19 @@ export class DiskTier implements Tier {
     }
   }
 
+  /**
+   * Runs a write transaction. When its commit fails (disk full, I/O error), lmdb-js rejects with
+   * an error whose `commitError` is a second promise, rejected with the cause: it is handled
+   * here, or Node would end the process on an unhandled rejection.
+   */
+  #txn<T>(fn: () => T): Promise<T> {
+    return this.#root.transaction(fn).catch((err: unknown) => {
+      const cause = (err as { commitError?: Promise<unknown> } | undefined)?.commitError;
+      if (cause && typeof cause.catch === 'function') cause.catch((e: unknown) => logDebug(`disk: commit failed: ${(e as Error)?.message ?? e}`));
+      throw err;
+    });
+  }
+
   #fail(op: string, err: unknown): void {
     this.#stats.errors++;
     warn('ERR_TIER', `disk tier ${op} failed in ${this.dir} (${(err as Error)?.message ?? err}); continuing without it`);
@@ -269,17 +285,27 @@ export class DiskTier implements Tier {
     this.#stats.corrupt++;
     warn('ERR_CORRUPT', `dropped damaged cache entry ${key} in ${this.dir}: ${why}`);
     // Delete only if the record is still the one we read: another process may have replaced it.
-    void this.#root
-      .transaction(() => {
-        const cur = this.#readRecord(key);
-        if (!cur || cur.checksum !== rec.checksum || cur.file !== rec.file) return undefined;
-        const totals = this.#readTotals();
-        const path = this.#removeInTxn(key, cur, totals);
-        this.#writeTotals(totals.bytes, totals.entries);
-        return path;
-      })
+    void this.#txn(() => {
+      const cur = this.#readRecord(key);
+      if (!cur || cur.checksum !== rec.checksum || cur.file !== rec.file) return undefined;
+      const totals = this.#readTotals();
+      const path = this.#removeInTxn(key, cur, totals);
+      this.#writeTotals(totals.bytes, totals.entries);
+      return path;
+    })
       .then((path) => this.#unlinkQuietly([path]))
       .catch((err) => this.#fail('delete of a damaged entry', err));
+  }
+
+  /**
+   * After the file of `rec` was not found: whether the index still points at it, read from a
+   * fresh snapshot (the one `rec` came from may predate the eviction or replacement, here or in
+   * another process, that unlinked the file).
+   */
+  #stillIndexed(key: string, rec: DiskRecord): boolean {
+    this.#root.resetReadTxn();
+    const cur = this.#readRecordSafe(key);
+    return cur !== undefined && cur.file === rec.file;
   }
 
   #touch(key: string): void {
@@ -309,7 +335,7 @@ export class DiskTier implements Tier {
     } catch (err) {
       if (err instanceof CacheError && err.code === 'ERR_CORRUPT') {
         this.#stats.corrupt++;
-        void this.#root.transaction(() => this.#entries.remove(key)).catch(() => {});
+        void this.#txn(() => this.#entries.remove(key)).catch(() => {});
       } else this.#fail('read', err);
       this.#stats.misses++;
       return undefined;
@@ -342,8 +368,7 @@ export class DiskTier implements Tier {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         // Evicted or replaced by another process between our index read and the open: a miss.
-        const cur = this.#readRecord(key);
-        if (cur && cur.file === rec.file) this.#corrupt(key, rec, 'file missing');
+        if (this.#stillIndexed(key, rec)) this.#corrupt(key, rec, 'file missing');
       } else this.#fail('read', err);
       this.#stats.misses++;
       return undefined;
@@ -401,8 +426,7 @@ export class DiskTier implements Tier {
       mapped?.close();
       const code = (err as { code?: string }).code;
       if (code === 'ERR_IO' || code === 'ENOENT') {
-        const cur = this.#readRecord(key);
-        if (cur && cur.file === rec.file) this.#corrupt(key, rec, 'file missing');
+        if (this.#stillIndexed(key, rec)) this.#corrupt(key, rec, 'file missing');
       } else this.#fail('getFile', err);
       this.#stats.misses++;
       return undefined;
@@ -446,27 +470,25 @@ export class DiskTier implements Tier {
       if (bytes.byteLength <= this.inlineThreshold) {
         return await this.#commit(key, { inline: true, size: bytes.byteLength, checksum, meta }, bytes);
       }
-      const file = `${key}-${checksum.slice(0, 16)}`;
+      const file = this.#newFileName(key, checksum);
       const dest = this.#filePath(key, file);
-      if (!existsSync(dest)) {
-        const tmp = this.tmpPath();
+      const tmp = this.tmpPath();
+      try {
+        const fd = openSync(tmp, 'wx', 0o600);
         try {
-          const fd = openSync(tmp, 'wx', 0o600);
-          try {
-            let off = 0;
-            while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
-            if (this.#durable) fsyncSync(fd);
-          } finally {
-            closeSync(fd);
-          }
-          mkdirSync(join(this.#blobs, key.slice(0, 2), key.slice(2, 4)), { recursive: true, mode: 0o700 });
-          renameSync(tmp, dest);
-        } catch (err) {
-          this.#unlinkQuietly([tmp]);
-          throw err;
+          let off = 0;
+          while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
+          if (this.#durable) fsyncSync(fd);
+        } finally {
+          closeSync(fd);
         }
+        mkdirSync(join(this.#blobs, key.slice(0, 2), key.slice(2, 4)), { recursive: true, mode: 0o700 });
+        renameSync(tmp, dest);
+      } catch (err) {
+        this.#unlinkQuietly([tmp]);
+        throw err;
       }
-      return await this.#commit(key, { inline: false, size: bytes.byteLength, checksum, meta, file });
+      return await this.#commitFile(key, dest, { inline: false, size: bytes.byteLength, checksum, meta, file });
     } catch (err) {
       this.#stats.rejected++;
       this.#fail('put', err);
@@ -489,22 +511,48 @@ export class DiskTier implements Tier {
         return false;
       }
       const checksum = await hashFile(path);
-      const file = `${key}-${checksum.slice(0, 16)}`;
+      const file = this.#newFileName(key, checksum);
       const dest = this.#filePath(key, file);
       mkdirSync(join(this.#blobs, key.slice(0, 2), key.slice(2, 4)), { recursive: true, mode: 0o700 });
       if (path.startsWith(this.#tmp)) {
         await rename(path, dest);
       } else {
         const tmp = this.tmpPath();
-        await copyFile(path, tmp);
-        chmodSync(tmp, 0o600);
-        await rename(tmp, dest);
+        try {
+          await copyFile(path, tmp);
+          chmodSync(tmp, 0o600);
+          await rename(tmp, dest);
+        } catch (err) {
+          // A partial copy on a full disk would keep it full.
+          this.#unlinkQuietly([tmp]);
+          throw err;
+        }
       }
-      return await this.#commit(key, { inline: false, size, checksum, meta, file });
+      return await this.#commitFile(key, dest, { inline: false, size, checksum, meta, file });
     } catch (err) {
       this.#stats.rejected++;
       this.#fail('putFile', err);
       return false;
+    }
+  }
+
+  /**
+   * The name of a new file-backed value: a fresh one per write, so a file belongs to exactly one
+   * record and unlinking the file of a replaced, evicted or damaged record never takes away the
+   * file of a newer one (the same key and content written again, here or in another process).
+   * Shaped `<key>-<16 hex>` like before, as verify's orphan check expects.
+   */
+  #newFileName(key: string, checksum: string): string {
+    return `${key}-${checksum.slice(0, 8)}${randomBytes(4).toString('hex')}`;
+  }
+
+  /** Commits a file already moved into blobs/; if the commit fails, the file is unreferenced. */
+  async #commitFile(key: string, dest: string, e: { inline: false; size: number; checksum: string; meta: PutMeta; file: string }): Promise<boolean> {
+    try {
+      return await this.#commit(key, e);
+    } catch (err) {
+      this.#unlinkQuietly([dest]);
+      throw err;
     }
   }
 
@@ -519,7 +567,7 @@ export class DiskTier implements Tier {
       kind: e.meta.kind ?? '', file: e.file ?? '', meta: e.meta.meta,
     };
     const encoded = encodeRecord(rec);
-    const replaced = await this.#root.transaction(() => {
+    const replaced = await this.#txn(() => {
       const totals = this.#readTotals();
       const prev = this.#readRecordSafe(key);
       let old: string | undefined;
@@ -538,7 +586,8 @@ export class DiskTier implements Tier {
     this.#pendingAccess.delete(key);
     this.#unlinkQuietly([replaced.old]);
     this.#stats.puts++;
-    if (replaced.over) await this.#evictTo(Math.floor(this.maxBytes * EVICT_TARGET));
+    // The entry is stored: a failed eviction is counted, not reported as a failed put.
+    if (replaced.over) await this.#evictTo(Math.floor(this.maxBytes * EVICT_TARGET), key).catch((err) => this.#fail('eviction', err));
     return true;
   }
 
@@ -558,7 +607,7 @@ export class DiskTier implements Tier {
     const pending = [...this.#pendingAccess];
     this.#pendingAccess.clear();
     try {
-      await this.#root.transaction(() => {
+      await this.#txn(() => {
         for (const [key, stamp] of pending) {
           const rec = this.#readRecordSafe(key);
           if (!rec || rec.stamp >= stamp) continue;
@@ -573,15 +622,19 @@ export class DiskTier implements Tier {
     }
   }
 
-  /** Evicts least recently used entries until at most `target` bytes remain. */
-  async #evictTo(target: number): Promise<{ evicted: number; bytes: number }> {
+  /**
+   * Evicts least recently used entries until at most `target` bytes remain. `keep` (the entry a
+   * put just stored) is never evicted: a value that fits the tier is never thrown away by its own
+   * put; the others go first, and the tier still ends at or under maxBytes.
+   */
+  async #evictTo(target: number, keep?: string): Promise<{ evicted: number; bytes: number }> {
     // One eviction at a time per process; a put that finds one running waits for it, then rechecks.
     while (this.#evicting) await this.#evicting;
     let evicted = 0;
     let freedBytes = 0;
     const run = (async () => {
       await this.flushAccess();
-      const files = await this.#root.transaction(() => {
+      const files = await this.#txn(() => {
         const totals = this.#readTotals();
         const paths: (string | undefined)[] = [];
         if (totals.bytes <= target) return paths;
@@ -593,7 +646,7 @@ export class DiskTier implements Tier {
           const [stamp, k] = key as [number, string];
           const rec = this.#readRecordSafe(k);
           if (!rec || rec.stamp !== stamp) victims.push([[stamp, k], undefined]); // stale LRU key
-          else {
+          else if (k !== keep) {
             victims.push([[stamp, k], rec]);
             freed += rec.size;
           }
@@ -630,7 +683,7 @@ export class DiskTier implements Tier {
     this.#assertWritable();
     checkKey(key);
     this.#pendingAccess.delete(key);
-    const path = await this.#root.transaction(() => {
+    const path = await this.#txn(() => {
       const rec = this.#readRecordSafe(key);
       if (!rec) {
         // Absent, or a damaged record: remove whatever is stored under the key.
@@ -651,7 +704,7 @@ export class DiskTier implements Tier {
     this.#pendingAccess.clear();
     // Unlink only the files of the entries removed here: a put racing from another process
     // keeps its file and its record.
-    const files = await this.#root.transaction(() => {
+    const files = await this.#txn(() => {
       const paths: string[] = [];
       for (const { key, value } of this.#entries.getRange({})) {
         try {
@@ -779,7 +832,7 @@ export class DiskTier implements Tier {
 
   /** Drops bad entries, rebuilds LRU keys and totals, removes old orphans and stale tmp files. */
   async #repair(bad: Map<string, DiskRecord | undefined>, orphans: string[]): Promise<{ orphans: number; tmp: number }> {
-    const files = await this.#root.transaction(() => {
+    const files = await this.#txn(() => {
       const paths: (string | undefined)[] = [];
       for (const [key, rec] of bad) {
         this.#entries.remove(key);

@@ -123,6 +123,16 @@ describe('DiskTier', () => {
     await t.close();
   });
 
+  it('keeps an entry that fits the tier even when it alone is above the eviction target', async () => {
+    const t = open({ maxBytes: 100_000 });
+    await t.put(key(14), randomBytes(10_000));
+    expect(await t.put(key(15), randomBytes(97_000))).toBe(true);
+    expect(t.has(key(15))).toBe(true);
+    expect(t.has(key(14))).toBe(false);
+    expect(t.stats()).toMatchObject({ entries: 1, bytes: 97_000, evictions: 1 });
+    await t.close();
+  });
+
   it('rejects keys that are not safe file names and misspelled options', () => {
     const t = open();
     expect(() => t.get('../etc/passwd')).toThrow(/key/);

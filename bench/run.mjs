@@ -13,7 +13,7 @@ import { renderReport } from './lib/report.mjs';
 import { ratio } from './lib/format.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const SUITES = ['hash', 'codec', 'mmap', 'cipher', 'store', 'memoize', 'shared'];
+const SUITES = ['hash', 'codec', 'mmap', 'cipher', 'store', 'memoize', 'shared', 'session'];
 const resultsDir = path.join(here, 'results');
 
 function usage() {

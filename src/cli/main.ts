@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { reportError } from './action.js';
 import { addCacheCommands } from './commands/cache.js';
 import { addHashCommand } from './commands/hash.js';
+import { addOrtCommands } from './commands/ort.js';
 import { addPipelineCommands } from './commands/pipeline.js';
 import { addSharedCommands } from './commands/shared.js';
 import { EXIT_USAGE, createOutput } from './output.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
     .exitOverride();
   addCacheCommands(program);
   addHashCommand(program);
+  addOrtCommands(program);
   addPipelineCommands(program);
   addSharedCommands(program);
   return program;

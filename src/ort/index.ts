@@ -1,3 +1,60 @@
-// `modelcache/ort`: the compiled-session cache for onnxruntime-node lands here (issue 5).
-// The entry point exists so that the package's export map is stable from the first release.
-export {};
+// `modelcache/ort`: a drop-in for onnxruntime-node's InferenceSession whose `create` caches the
+// optimized (compiled) model, so later starts skip graph optimization. onnxruntime-node is a peer
+// dependency of this entry point only: `import 'modelcache'` never loads it.
+import type { InferenceSession as OrtInferenceSession } from 'onnxruntime-node';
+import { cachingSupport } from './key.js';
+import { ort } from './runtime.js';
+import { createSession, type CachedSessionOptions } from './session.js';
+
+export { sessionCacheInfo, type SessionCacheInfo, type SessionCacheStatus, type CachedSessionOptions, type SessionEntryMeta } from './session.js';
+export type { SessionCacheOptions } from './options.js';
+
+/** An onnxruntime-node `InferenceSession` (the type of what {@link InferenceSession.create} returns). */
+export type InferenceSession = OrtInferenceSession;
+
+/** The `create` overloads of onnxruntime-node, with the `cache` option. */
+export interface InferenceSessionFactory {
+  /**
+   * Creates a session from a model file. On a hit, the cached optimized model is loaded with graph
+   * optimization disabled; on a miss, the session is created and its optimized model published.
+   *
+   * @example
+   * import { InferenceSession } from 'modelcache/ort';
+   * const session = await InferenceSession.create('model.onnx', { executionProviders: ['cpu'], cache: { dir: '.cache' } });
+   */
+  create(path: string, options?: CachedSessionOptions): Promise<OrtInferenceSession>;
+  /** Creates a session from model bytes (hashed on every call: there is no file whose version could be remembered). */
+  create(buffer: Uint8Array, options?: CachedSessionOptions): Promise<OrtInferenceSession>;
+  /** Creates a session from a range of an ArrayBuffer. */
+  create(buffer: ArrayBufferLike, byteOffset: number, byteLength?: number, options?: CachedSessionOptions): Promise<OrtInferenceSession>;
+  /** Creates a session from a whole ArrayBuffer. */
+  create(buffer: ArrayBufferLike, options?: CachedSessionOptions): Promise<OrtInferenceSession>;
+  /** `session instanceof InferenceSession` holds for onnxruntime-node sessions. */
+  [Symbol.hasInstance](value: unknown): boolean;
+}
+
+/**
+ * Drop-in for onnxruntime-node's `InferenceSession`: `create` takes the same arguments plus
+ * `options.cache`, and returns a real onnxruntime-node `InferenceSession`.
+ */
+export const InferenceSession: InferenceSessionFactory = Object.freeze({
+  create: createSession as InferenceSessionFactory['create'],
+  [Symbol.hasInstance]: (value: unknown) => value instanceof (ort.InferenceSession as unknown as new () => object),
+});
+
+/**
+ * Whether sessions on these execution providers can be cached: onnxruntime must be able to save
+ * their optimized graph as a model that loads again. True for CPU (and for no list, which means
+ * CPU); false for GPU and NPU providers, whose optimized graphs embed device-specific nodes or
+ * compiled blobs. Such sessions are created uncached, with `status: 'skipped'` and the reason.
+ */
+export function supportsCaching(executionProviders?: readonly OrtInferenceSession.ExecutionProviderConfig[]): boolean {
+  return cachingSupport(executionProviders).supported;
+}
+
+/** onnxruntime-node's `Tensor`, re-exported so that `modelcache/ort` can replace the import entirely. */
+export const Tensor = ort.Tensor;
+/** onnxruntime-node's `Tensor` type. */
+export type Tensor = import('onnxruntime-node').Tensor;
+/** onnxruntime-node's `env` (log level, versions). */
+export const env = ort.env;

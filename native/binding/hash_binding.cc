@@ -1,4 +1,4 @@
-// hash, hashRows, hashAsync, hashFile.
+// hash, treeHash (sync and async), hashRows, hashFile.
 #include <atomic>
 #include <chrono>
 
@@ -8,32 +8,23 @@
 namespace mcb {
 namespace {
 
-Napi::Value Hash(const Napi::CallbackInfo& info) {
+// One digest function, exposed both ways: sync on the calling thread, async on the libuv pool.
+using DigestFn = mc::Digest128 (*)(const uint8_t*, size_t);
+mc::Digest128 Plain(const uint8_t* d, size_t n) { return mc::xxh3_128(d, n); }
+mc::Digest128 Tree(const uint8_t* d, size_t n) { return mc::tree_hash(d, n); }
+
+template <DigestFn kDigest>
+Napi::Value HexSync(const Napi::CallbackInfo& info) {
   Bytes b = GetBytes(info, 0, "data");
-  return Napi::String::New(info.Env(), mc::to_hex(mc::xxh3_128(b.data, b.size)));
+  return Napi::String::New(info.Env(), mc::to_hex(kDigest(b.data, b.size)));
 }
 
-Napi::Value HashAsync(const Napi::CallbackInfo& info) {
+template <DigestFn kDigest>
+Napi::Value HexAsync(const Napi::CallbackInfo& info) {
   Bytes b = GetBytes(info, 0, "data");
   auto out = std::make_shared<std::string>();
   auto* job = new Job(
-      info.Env(), "modelcache.hash", [b, out] { *out = mc::to_hex(mc::xxh3_128(b.data, b.size)); },
-      [out](Napi::Env env) -> Napi::Value { return Napi::String::New(env, *out); });
-  job->Pin(info, 0);
-  job->Queue();
-  return job->Promise();
-}
-
-Napi::Value TreeHash(const Napi::CallbackInfo& info) {
-  Bytes b = GetBytes(info, 0, "data");
-  return Napi::String::New(info.Env(), mc::to_hex(mc::tree_hash(b.data, b.size)));
-}
-
-Napi::Value TreeHashAsync(const Napi::CallbackInfo& info) {
-  Bytes b = GetBytes(info, 0, "data");
-  auto out = std::make_shared<std::string>();
-  auto* job = new Job(
-      info.Env(), "modelcache.treeHash", [b, out] { *out = mc::to_hex(mc::tree_hash(b.data, b.size)); },
+      info.Env(), "modelcache.hash", [b, out] { *out = mc::to_hex(kDigest(b.data, b.size)); },
       [out](Napi::Env env) -> Napi::Value { return Napi::String::New(env, *out); });
   job->Pin(info, 0);
   job->Queue();
@@ -124,10 +115,10 @@ Napi::Value HashFile(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitHash(Napi::Env env, Napi::Object exports) {
-  exports.Set("hash", Napi::Function::New(env, Hash, "hash"));
-  exports.Set("hashAsync", Napi::Function::New(env, HashAsync, "hashAsync"));
-  exports.Set("treeHash", Napi::Function::New(env, TreeHash, "treeHash"));
-  exports.Set("treeHashAsync", Napi::Function::New(env, TreeHashAsync, "treeHashAsync"));
+  exports.Set("hash", Napi::Function::New(env, HexSync<Plain>, "hash"));
+  exports.Set("hashAsync", Napi::Function::New(env, HexAsync<Plain>, "hashAsync"));
+  exports.Set("treeHash", Napi::Function::New(env, HexSync<Tree>, "treeHash"));
+  exports.Set("treeHashAsync", Napi::Function::New(env, HexAsync<Tree>, "treeHashAsync"));
   exports.Set("hashRows", Napi::Function::New(env, HashRows, "hashRows"));
   exports.Set("hashFile", Napi::Function::New(env, HashFile, "hashFile"));
 }

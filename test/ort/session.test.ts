@@ -15,6 +15,18 @@ import { clsFeeds, copyModel, dirs, outputs, realModels, tinyTransformer } from 
 const newDir = dirs('modelcache-ort-');
 const quiet = { logSeverityLevel: 3 as const };
 
+/** The cls outputs of `session` equal, bit for bit, those of a plain onnxruntime session. */
+async function expectSameClsOutputsAsPlain(session: ort.InferenceSession): Promise<void> {
+  const plain = await ort.InferenceSession.create(models.ocrCls, quiet);
+  try {
+    const want = await outputs(plain, clsFeeds());
+    const got = await outputs(session, clsFeeds());
+    for (const n of Object.keys(want)) expect(got[n].equals(want[n]), n).toBe(true);
+  } finally {
+    await plain.release();
+  }
+}
+
 const warnings: { code: string; message: string }[] = [];
 // A test that forgot `dir` must not write to the user's cache.
 process.env.MODELCACHE_DIR = newDir();
@@ -385,12 +397,8 @@ describe('encryption', () => {
     for (const needle of needles) expect(stored.includes(Buffer.from(needle)), needle).toBe(false);
     const b = await create(models.ocrCls, { dir, encryption: { algorithm: 'aes-256-gcm', key } });
     expect(b.info.status).toBe('hit');
-    const plain = await ort.InferenceSession.create(models.ocrCls, quiet);
-    const want = await outputs(plain, clsFeeds());
-    const got = await outputs(b.session, clsFeeds());
-    for (const n of Object.keys(want)) expect(got[n].equals(want[n])).toBe(true);
+    await expectSameClsOutputsAsPlain(b.session);
     await b.session.release();
-    await plain.release();
   });
 
   it('rebuilds an entry that does not decrypt with the given key', async () => {
@@ -436,12 +444,8 @@ describe("mode 'size' (weightless)", () => {
     expect(statSync(entryFile(sizeDir)).size).toBeLessThan(statSync(entryFile(speedDir)).size);
     const b = await create(models.ocrCls, { dir: sizeDir, mode: 'size' });
     expect(b.info.status).toBe('hit');
-    const plain = await ort.InferenceSession.create(models.ocrCls, quiet);
-    const want = await outputs(plain, clsFeeds());
-    const got = await outputs(b.session, clsFeeds());
-    for (const n of Object.keys(want)) expect(got[n].equals(want[n])).toBe(true);
+    await expectSameClsOutputsAsPlain(b.session);
     await b.session.release();
-    await plain.release();
   });
 
   it('refers to the weights of a model with external data instead of storing them', async () => {

@@ -118,6 +118,8 @@ export class DiskTier implements Tier {
   readonly #flushTimer: NodeJS.Timeout;
   #closed = false;
   #evicting: Promise<void> | undefined;
+  #marker: string | undefined;
+  #background: Promise<void> | undefined;
 
   constructor(options: DiskTierOptions) {
     if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
@@ -158,7 +160,22 @@ export class DiskTier implements Tier {
       this.#meta.putSync('maxBytes', Buffer.from(String(explicitMax)));
     }
     this.#stats = emptyStats(this.maxBytes);
-    if (!this.#readOnly) this.#cleanStaleTmp();
+    if (!this.#readOnly) {
+      // Each open process keeps a marker in tmp/; a marker of a dead process means it crashed,
+      // possibly between publishing a file and indexing it: collect such orphans in the background.
+      const crashed = this.#cleanStaleTmp() > 0;
+      this.#marker = this.tmpPath('.open');
+      try {
+        closeSync(openSync(this.#marker, 'wx', 0o600));
+      } catch {
+        this.#marker = undefined; // a full disk: the cache still works, only crash detection is off
+      }
+      if (crashed) {
+        this.#background = new Promise<void>((resolve) => setImmediate(resolve))
+          .then(() => (this.#closed ? 0 : this.collectOrphans()))
+          .then(() => undefined, (err) => this.#fail('orphan collection', err));
+      }
+    }
     this.#flushTimer = setInterval(() => void this.flushAccess(), flushMs);
     this.#flushTimer.unref();
   }
@@ -793,19 +810,8 @@ export class DiskTier implements Tier {
     if (totals.bytes !== bytes || totals.entries !== entries) {
       problems.push({ problem: 'totals', detail: `index says ${totals.entries} entries / ${totals.bytes} bytes, found ${entries} / ${bytes}` });
     }
-    const orphans: string[] = [];
-    for (const a of safeReaddir(this.#blobs)) {
-      for (const b of safeReaddir(join(this.#blobs, a))) {
-        for (const f of safeReaddir(join(this.#blobs, a, b))) {
-          const p = join(this.#blobs, a, b, f);
-          // A young unindexed file is most likely a put in flight (file first, record second).
-          if (!liveFiles.has(p) && isOlderThan(p, ORPHAN_GRACE_MS)) {
-            problems.push({ path: p, problem: 'orphan-file' });
-            orphans.push(p);
-          }
-        }
-      }
-    }
+    const orphans = this.#listOrphans(ORPHAN_GRACE_MS, liveFiles);
+    for (const p of orphans) problems.push({ path: p, problem: 'orphan-file' });
     for (const name of safeReaddir(this.#tmp)) {
       if (this.#isStaleTmp(name)) problems.push({ path: join(this.#tmp, name), problem: 'stale-tmp' });
     }
@@ -843,13 +849,17 @@ export class DiskTier implements Tier {
       return paths;
     });
     this.#unlinkQuietly(files);
+    return { orphans: this.#unlinkOrphans(orphans), tmp: this.#cleanStaleTmp() };
+  }
+
+  /** Unlinks files of blobs/ that no record points at (re-checked here, from a fresh snapshot). */
+  #unlinkOrphans(paths: string[]): number {
+    this.#root.resetReadTxn();
     let removed = 0;
-    for (const p of orphans) {
-      // Re-check: the file may have been indexed since verify listed it.
+    for (const p of paths) {
       const f = p.slice(p.lastIndexOf('/') + 1);
-      const key = f.slice(0, f.lastIndexOf('-'));
-      const rec = this.#readRecordSafe(key);
-      if (rec && !rec.inline && rec.file === f) continue;
+      const rec = this.#readRecordSafe(f.slice(0, f.lastIndexOf('-')));
+      if (rec && !rec.inline && rec.file === f) continue; // indexed since it was listed
       try {
         unlinkSync(p);
         removed++;
@@ -857,15 +867,58 @@ export class DiskTier implements Tier {
         /* gone already */
       }
     }
-    return { orphans: removed, tmp: this.#cleanStaleTmp() };
+    return removed;
+  }
+
+  /** Files under blobs/ older than `graceMs` that no record points at. */
+  #listOrphans(graceMs: number, indexed?: Set<string>): string[] {
+    const out: string[] = [];
+    for (const a of safeReaddir(this.#blobs)) {
+      for (const b of safeReaddir(join(this.#blobs, a))) {
+        for (const f of safeReaddir(join(this.#blobs, a, b))) {
+          const p = join(this.#blobs, a, b, f);
+          // A young unindexed file is most likely a put in flight (file first, record second).
+          if (!isOlderThan(p, graceMs)) continue;
+          if (indexed ? !indexed.has(p) : !this.#isIndexed(f)) out.push(p);
+        }
+      }
+    }
+    return out;
+  }
+
+  #isIndexed(file: string): boolean {
+    const rec = this.#readRecordSafe(file.slice(0, file.lastIndexOf('-')));
+    return rec !== undefined && !rec.inline && rec.file === file;
+  }
+
+  /**
+   * Removes files in blobs/ that no entry points at and that are older than `graceMs` (default
+   * a minute, so puts in flight elsewhere keep theirs). A writer killed between publishing its
+   * file and committing its record leaves one; this runs by itself when a cache is opened after
+   * such a crash, and `verify --repair` does it too. Resolves to the number of files removed.
+   */
+  async collectOrphans(options: { graceMs?: number } = {}): Promise<number> {
+    this.#assertWritable();
+    const grace = options.graceMs === undefined ? ORPHAN_GRACE_MS : checkInteger('options.graceMs', options.graceMs, 0, Number.MAX_SAFE_INTEGER);
+    this.#root.resetReadTxn();
+    const removed = this.#unlinkOrphans(this.#listOrphans(grace));
+    if (removed > 0) logDebug(`disk: removed ${removed} orphan file(s) in ${this.dir}`);
+    return removed;
+  }
+
+  /** Resolves when work started in the background at open (orphan collection) has finished. */
+  async settled(): Promise<void> {
+    await this.#background;
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     clearInterval(this.#flushTimer);
+    await this.#background;
     while (this.#evicting) await this.#evicting;
     await this.flushAccess();
     this.#closed = true;
+    if (this.#marker) this.#unlinkQuietly([this.#marker]);
     await this.#root.close();
   }
 }

@@ -1,12 +1,12 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { DiskTier } from '../../src/index.js';
 import { models } from '../models.js';
 import { dirs } from './helpers.js';
+import { HOST } from '../../src/proc.js';
 
 const run = promisify(execFile);
 const FIXTURE = new URL('../fixtures/ort-create.mjs', import.meta.url).pathname;
@@ -47,7 +47,7 @@ describe('a lock left by a process that died', () => {
     const dir = newDir();
     mkdirSync(join(dir, 'tmp'), { recursive: true });
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
-    writeFileSync(join(dir, 'tmp', `lock-${key}`), JSON.stringify({ host: hostname(), pid: dead, time: Date.now(), token: 'x' }));
+    writeFileSync(join(dir, 'tmp', `lock-${key}`), JSON.stringify({ host: HOST, pid: dead, time: Date.now(), token: 'x' }));
     const r = JSON.parse((await run(process.execPath, args(dir))).stdout.trim());
     expect(r).toMatchObject({ status: 'miss', key });
     expect(r.waitMs).toBeLessThan(5000);

@@ -1,6 +1,6 @@
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DiskTier, hashFile } from '../../src/index.js';
 import { randomBytes, tempDir } from '../helpers.js';
@@ -110,7 +110,28 @@ describe('DiskTier', () => {
     writeFileSync(join(dir, 'tmp', `${host}-${process.pid}-aaaa`), 'mine'); // live writer
     writeFileSync(join(dir, 'tmp', `otherhost-999999999-bbbb`), 'theirs'); // cannot tell: kept for a day
     const b = new DiskTier({ dir });
-    expect(readdirSync(join(dir, 'tmp')).sort()).toEqual(['otherhost-999999999-bbbb', `${host}-${process.pid}-aaaa`].sort());
+    const left = readdirSync(join(dir, 'tmp')).filter((f) => !f.endsWith('.open')); // minus b's own marker
+    expect(left.sort()).toEqual(['otherhost-999999999-bbbb', `${host}-${process.pid}-aaaa`].sort());
+    await b.close();
+  });
+
+  it('after a crash, collects files in blobs/ that no entry points at, by itself', async () => {
+    const dir = join(root, 'orphans');
+    const a = new DiskTier({ dir });
+    await a.put(key(20), randomBytes(100_000, 20));
+    const live = (await a.getFile(key(20)))!;
+    await a.close();
+    const orphan = join(dirname(live.path), `${key(21)}-00000000deadbeef`); // published, never indexed
+    writeFileSync(orphan, 'partial write of a killed process');
+    const old = new Date(Date.now() - 5 * 60_000);
+    utimesSync(orphan, old, old);
+    const host = hostname().replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 64);
+    writeFileSync(join(dir, 'tmp', `${host}-999999999-abcd.open`), ''); // the marker the crashed process left
+    const b = new DiskTier({ dir });
+    await b.settled();
+    expect(existsSync(orphan)).toBe(false);
+    expect((await b.get(key(20)))!.equals(randomBytes(100_000, 20))).toBe(true);
+    expect((await b.verify()).problems).toEqual([]);
     await b.close();
   });
 

@@ -8,20 +8,10 @@ import { join } from 'node:path';
 import { CacheError } from '../errors.js';
 import { hashFile } from '../hash.js';
 import { logDebug, warn } from '../log.js';
-import { HOST } from './records.js';
+import { HOST as TMP_HOST, isPidAlive } from '../proc.js';
 import { parseManifest, type OutputManifest } from './manifest.js';
 
 const STALE_TMP_MS = 24 * 3600_000;
-const TMP_HOST = HOST.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 64) || 'host';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The output store of one local cache directory. */
 export class LocalStore {
@@ -62,7 +52,7 @@ export class LocalStore {
       } catch {
         continue;
       }
-      const dead = m !== null && m[1] === TMP_HOST && Number(m[2]) !== process.pid && !pidAlive(Number(m[2]));
+      const dead = m !== null && m[1] === TMP_HOST && Number(m[2]) !== process.pid && !isPidAlive(Number(m[2]));
       if (old || dead) {
         rmSync(join(this.#tmp, name), { recursive: true, force: true });
         logDebug(`pipeline: removed stale work folder ${name}`);

@@ -3,7 +3,7 @@
 // and of two racing writers the first rename wins and the other discards its copy (never mixed).
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CacheError } from '../errors.js';
 import { hashFile } from '../hash.js';
@@ -12,18 +12,24 @@ import { HOST as TMP_HOST, isPidAlive } from '../proc.js';
 import { parseManifest, type OutputManifest } from './manifest.js';
 
 const STALE_TMP_MS = 24 * 3600_000;
+// An output used this recently is never evicted: another process may be loading its files.
+const IN_USE_MS = 60_000;
+const EVICT_TARGET = 0.95;
 
 /** The output store of one local cache directory. */
 export class LocalStore {
   /** `<dir>/pipeline`. */
   readonly root: string;
   readonly readOnly: boolean;
+  /** Upper bound of the bytes of stored outputs; least recently used ones are evicted past it. */
+  readonly maxBytes: number;
   readonly #outputs: string;
   readonly #tmp: string;
 
-  constructor(cacheDir: string, options: { readOnly?: boolean } = {}) {
+  constructor(cacheDir: string, options: { readOnly?: boolean; maxBytes?: number } = {}) {
     this.root = join(cacheDir, 'pipeline');
     this.readOnly = Boolean(options.readOnly);
+    this.maxBytes = options.maxBytes ?? 10e9;
     this.#outputs = join(this.root, 'outputs');
     this.#tmp = join(this.root, 'tmp');
     if (!this.readOnly) {
@@ -69,7 +75,13 @@ export class LocalStore {
       return undefined;
     }
     try {
-      return parseManifest(text, id);
+      const m = parseManifest(text, id);
+      // Recency for eviction: the output folder's mtime is its last use.
+      if (!this.readOnly) {
+        const now = new Date();
+        await utimes(this.#entryDir(id), now, now).catch(() => {});
+      }
+      return m;
     } catch (err) {
       warn('ERR_CORRUPT', `pipeline output ${id} in ${this.root} has a bad manifest (${(err as Error).message}); dropped`);
       await this.remove(id);
@@ -131,6 +143,7 @@ export class LocalStore {
     await writeFile(join(work, 'manifest.json'), JSON.stringify(m), { mode: 0o600 });
     try {
       await rename(work, this.#entryDir(m.id));
+      await this.#evictIfOver(m.id);
       return m;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -160,6 +173,50 @@ export class LocalStore {
       return; // not there (or removed by someone else)
     }
     await rm(gone, { recursive: true, force: true });
+  }
+
+  /** Every stored output with its size and last use (folder mtime), least recently used first. */
+  async usage(): Promise<{ id: string; size: number; used: number }[]> {
+    const out: { id: string; size: number; used: number }[] = [];
+    for (const id of this.ids()) {
+      try {
+        const dir = this.#entryDir(id);
+        const [st, text] = await Promise.all([stat(dir), readFile(join(dir, 'manifest.json'), 'utf8')]);
+        out.push({ id, size: parseManifest(text, id).size, used: st.mtimeMs });
+      } catch {
+        /* removed meanwhile, or damaged: lookup() drops damaged ones */
+      }
+    }
+    return out.sort((a, b) => a.used - b.used);
+  }
+
+  /**
+   * Removes least recently used outputs until at most `maxBytes` remain; outputs used in the last
+   * minute (possibly being loaded elsewhere) and `keep` are spared. Returns what was removed.
+   */
+  async prune(maxBytes = this.maxBytes, keep?: string): Promise<{ removed: number; bytes: number }> {
+    if (this.readOnly) return { removed: 0, bytes: 0 };
+    const all = await this.usage();
+    let total = all.reduce((a, o) => a + o.size, 0);
+    let removed = 0;
+    let bytes = 0;
+    const recent = Date.now() - IN_USE_MS;
+    for (const o of all) {
+      if (total <= maxBytes) break;
+      if (o.id === keep || o.used > recent) continue;
+      await this.remove(o.id);
+      total -= o.size;
+      bytes += o.size;
+      removed++;
+    }
+    if (removed > 0) logDebug(`pipeline: evicted ${removed} output(s), ${bytes} bytes, from ${this.root}`);
+    return { removed, bytes };
+  }
+
+  async #evictIfOver(keep: string): Promise<void> {
+    if (this.maxBytes === Infinity) return;
+    const total = (await this.usage()).reduce((a, o) => a + o.size, 0);
+    if (total > this.maxBytes) await this.prune(Math.floor(this.maxBytes * EVICT_TARGET), keep);
   }
 
   /** Ids of the outputs stored here. */

@@ -5,7 +5,7 @@
 // caller needs them. Anything wrong with a cached copy (damaged, missing, unreachable) falls back
 // to the copy before it, down to the input model: the run always completes from compute.
 import { join } from 'node:path';
-import { CacheError, checkOptionNames, invalidType } from '../errors.js';
+import { CacheError, checkInteger, checkOptionNames, invalidType } from '../errors.js';
 import { logDebug, warn } from '../log.js';
 import { canonicalConfig, evaluationId, outputId, type CanonicalConfig } from './config.js';
 import { LocalStore } from './local.js';
@@ -48,6 +48,11 @@ export interface PipelineOptions {
   accelerator?: AcceleratorSpec;
   /** Cache failures too (locally): a pass that failed is not run again for the same input. Default false. */
   cacheFailures?: boolean;
+  /**
+   * Byte limit of the pass outputs kept in the local directory; least recently used outputs are
+   * evicted past it (outputs used in the last minute are spared). Default 10 GB.
+   */
+  maxLocalBytes?: number;
   /** Evaluates the final model of every run (cached). */
   evaluator?: Evaluator;
   /** Receives {@link PipelineEvent}s. */
@@ -234,7 +239,7 @@ export class Pipeline {
 
   constructor(options: PipelineOptions = {}) {
     if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
-    checkOptionNames('Pipeline options', options, ['cache', 'accelerator', 'cacheFailures', 'evaluator', 'onEvent']);
+    checkOptionNames('Pipeline options', options, ['cache', 'accelerator', 'cacheFailures', 'evaluator', 'onEvent', 'maxLocalBytes']);
     if (options.accelerator !== undefined && (options.accelerator === null || typeof options.accelerator !== 'object' || Array.isArray(options.accelerator))) {
       throw invalidType('options.accelerator', 'an object such as { device: "cpu", executionProvider: "CPUExecutionProvider" }', options.accelerator);
     }
@@ -248,7 +253,8 @@ export class Pipeline {
     if (options.onEvent !== undefined && typeof options.onEvent !== 'function') throw invalidType('options.onEvent', 'function', options.onEvent);
     this.#onEvent = options.onEvent;
     const where = resolveLocation(options.cache);
-    this.#locals = where.localDirs.map((d, i) => new LocalStore(d, { readOnly: i > 0 }));
+    const maxBytes = options.maxLocalBytes === undefined ? 10e9 : checkInteger('options.maxLocalBytes', options.maxLocalBytes, 0, Number.MAX_SAFE_INTEGER);
+    this.#locals = where.localDirs.map((d, i) => new LocalStore(d, { readOnly: i > 0, maxBytes }));
     this.#records = new RecordStore(where.localDirs[0]);
     this.#shared = where.shared ? new SharedStore(where.shared.tier, { update: where.shared.update }) : undefined;
     this.#ownsTier = where.shared?.owned ?? false;

@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync, mkdirSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, readdirSync, existsSync, utimesSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashFile } from '../../src/index.js';
@@ -16,6 +17,58 @@ describe('Pipeline (local cache)', () => {
     writeFileSync(p, text);
     return p;
   };
+
+  /** Makes every stored output look last used `minutes` ago. */
+  const age = (dir: string, minutes: number) => {
+    const outputs = join(dir, 'pipeline', 'outputs');
+    const t = new Date(Date.now() - minutes * 60_000);
+    for (const id of readdirSync(outputs)) utimesSync(join(outputs, id), t, t);
+  };
+
+  it('keeps local outputs under maxLocalBytes by evicting the least recently used', async () => {
+    const dir = fresh();
+    const body = 'x'.repeat(50_000);
+    const srcs = [input(`${body}1`), input(`${body}2`), input(`${body}3`)];
+    const runOnce = async (src: string) => {
+      const p = new Pipeline({ cache: dir, maxLocalBytes: 120_000 }).add(appendPass('+a'));
+      const r = await p.run(src);
+      await p.close();
+      return r;
+    };
+    const first = await runOnce(srcs[0]);
+    age(dir, 10);
+    const second = await runOnce(srcs[1]);
+    age(dir, 5);
+    // A lookup counts as a use: the first output is now more recent than the second.
+    expect((await runOnce(srcs[0])).passes[0].status).toBe('local');
+    const third = await runOnce(srcs[2]); // 3 x ~50 KB > 120 KB: the least recently used goes
+    const stored = readdirSync(join(dir, 'pipeline', 'outputs'));
+    expect(stored.sort()).toEqual([first.id, third.id].sort());
+    expect(stored).not.toContain(second.id);
+    expect((await runOnce(srcs[1])).passes[0].status).toBe('computed');
+  });
+
+  it('never evicts an output used in the last minute, nor the one just made', async () => {
+    const dir = fresh();
+    const p = new Pipeline({ cache: dir, maxLocalBytes: 10 }).add(appendPass('+a'));
+    const a = await p.run(input('a'.repeat(100)));
+    const b = await p.run(input('b'.repeat(100)));
+    await p.close();
+    expect(readdirSync(join(dir, 'pipeline', 'outputs')).sort()).toEqual([a.id, b.id].sort());
+  });
+
+  it('modelcache pipeline prune evicts down to --max-bytes', async () => {
+    const dir = fresh();
+    const p = new Pipeline({ cache: dir }).add(appendPass('+a'));
+    for (const t of ['1', '2', '3']) await p.run(input(t.repeat(10_000)));
+    await p.close();
+    age(dir, 10);
+    const cli = join(import.meta.dirname, '../../dist/cli/main.js');
+    const out = JSON.parse(execFileSync(process.execPath, [cli, 'pipeline', 'prune', '--max-bytes', '25KB', '--dir', dir, '--json'], { encoding: 'utf8' }));
+    expect(out).toMatchObject({ removed: 1, outputs: 2 });
+    expect(out.bytes).toBeLessThanOrEqual(25_000);
+    expect(readdirSync(join(dir, 'pipeline', 'outputs'))).toHaveLength(2);
+  });
 
   it('computes each pass once, then serves the whole chain from the local cache', async () => {
     const dir = fresh();

@@ -1,13 +1,14 @@
 // `modelcache pipeline runs`: the run records of the pipelines that used a cache directory
-// (`<dir>/pipeline/records`), oldest first, opened read-only.
+// (`<dir>/pipeline/records`), oldest first, opened read-only; `pipeline prune`: evict outputs.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { formatDuration } from '../../format.js';
+import { formatBytes, formatDuration } from '../../format.js';
+import { LocalStore } from '../../pipeline/local.js';
 import { RecordStore, type RunRecord } from '../../pipeline/records.js';
 import { action, type GlobalOptions } from '../action.js';
-import { parsePositiveInt } from '../args.js';
-import { CliError, EXIT_OK, formatDate, plural, table, type Output } from '../output.js';
+import { parsePositiveInt, parseSize, SIZE_RULE } from '../args.js';
+import { CliError, EXIT_FAILURE, EXIT_OK, formatDate, plural, table, type Output } from '../output.js';
 import { cacheDir } from './cache.js';
 
 interface RunsOptions extends GlobalOptions {
@@ -61,6 +62,21 @@ async function runs(out: Output, opts: RunsOptions): Promise<number> {
   return EXIT_OK;
 }
 
+async function prune(out: Output, opts: GlobalOptions & { maxBytes: number }): Promise<number> {
+  const dir = cacheDir(opts);
+  if (!existsSync(join(dir, 'pipeline', 'outputs'))) throw new CliError(`no pipeline outputs in ${dir}`, EXIT_FAILURE);
+  const store = new LocalStore(dir, { maxBytes: opts.maxBytes });
+  const { removed, bytes } = await store.prune(opts.maxBytes);
+  const left = await store.usage();
+  const total = left.reduce((a, o) => a + o.size, 0);
+  if (out.json) {
+    out.data({ dir, maxBytes: opts.maxBytes, removed, freedBytes: bytes, outputs: left.length, bytes: total });
+    return EXIT_OK;
+  }
+  out.line(`${removed ? `evicted ${plural(removed, 'output', 'outputs')}, freed ${formatBytes(bytes)}; ` : 'nothing to evict; '}${plural(left.length, 'output', 'outputs')}, ${formatBytes(total)} remain`);
+  return EXIT_OK;
+}
+
 export function addPipelineCommands(program: Command): void {
   const pipeline = program.command('pipeline').description('pipelines that cached their passes in the cache directory');
   pipeline
@@ -71,4 +87,9 @@ export function addPipelineCommands(program: Command): void {
     .option('--pass <name>', 'only runs of this pass name or type')
     .option('--long', 'full ids, and each run\'s config or error')
     .action(action(runs));
+  pipeline
+    .command('prune')
+    .description('evict least recently used pass outputs until at most --max-bytes remain (outputs used in the last minute are kept)')
+    .requiredOption('--max-bytes <size>', SIZE_RULE, parseSize)
+    .action(action(prune));
 }

@@ -51,10 +51,19 @@ add_library(mc_lz4 STATIC "${LZ4_LIB_DIR}/lz4.c" "${LZ4_LIB_DIR}/lz4hc.c")
 target_include_directories(mc_lz4 SYSTEM PUBLIC "${LZ4_LIB_DIR}")
 set_target_properties(mc_lz4 PROPERTIES POSITION_INDEPENDENT_CODE ON C_VISIBILITY_PRESET hidden)
 
-# xxHash is used header-only (XXH_INLINE_ALL in native/core/hash.cc).
-add_library(mc_xxhash INTERFACE)
+# xxHash is used header-only (XXH_INLINE_ALL in native/core/hash.cc), plus, on x86-64, its
+# run-time dispatcher (SSE2 / AVX2 / AVX-512 chosen by cpuid at load), as xxhash-addon builds it.
 # Included as <xxHash/xxhash.h>: lz4 ships an older xxhash.h that must not shadow it.
-target_include_directories(mc_xxhash SYSTEM INTERFACE "${XXHASH_PKG}")
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64" AND NOT MSVC)
+  add_library(mc_xxhash STATIC "${XXHASH_DIR}/xxh_x86dispatch.c")
+  target_include_directories(mc_xxhash SYSTEM PUBLIC "${XXHASH_PKG}")
+  target_compile_definitions(mc_xxhash PUBLIC MODELCACHE_XXH_DISPATCH=1)
+  target_compile_options(mc_xxhash PRIVATE $<$<NOT:$<CONFIG:Debug>>:-O3>)
+  set_target_properties(mc_xxhash PROPERTIES POSITION_INDEPENDENT_CODE ON C_VISIBILITY_PRESET hidden)
+else()
+  add_library(mc_xxhash INTERFACE)
+  target_include_directories(mc_xxhash SYSTEM INTERFACE "${XXHASH_PKG}")
+endif()
 
 # Release-grade optimisation for third-party code even in sanitizer/debug builds of our own.
 foreach(t mc_zstd mc_lz4)

@@ -3,6 +3,18 @@
 #define XXH_INLINE_ALL
 #define XXH_STATIC_LINKING_ONLY
 #include <xxHash/xxhash.h>
+#ifdef MODELCACHE_XXH_DISPATCH
+// xxh_x86dispatch.c (built as its own C library) exports these with C linkage. Declared here by
+// hand: under XXH_INLINE_ALL its header would declare them static.
+extern "C" {
+struct McXxh128 {
+  unsigned long long low64;
+  unsigned long long high64;
+};
+unsigned long long XXH3_64bits_dispatch(const void* input, size_t len);
+McXxh128 XXH3_128bits_dispatch(const void* input, size_t len);
+}
+#endif
 
 #include "hash.h"
 
@@ -30,11 +42,17 @@ inline Digest128 canonical(XXH128_hash_t h) {
 
 }  // namespace
 
+// With the dispatcher the widest vector unit of this CPU is used; the digests are the same.
+#ifdef MODELCACHE_XXH_DISPATCH
 Digest128 xxh3_128(const void* data, size_t len) {
-  return canonical(XXH3_128bits(data, len));
+  const McXxh128 h = XXH3_128bits_dispatch(data, len);
+  return canonical(XXH128_hash_t{h.low64, h.high64});
 }
-
+uint64_t xxh3_64(const void* data, size_t len) { return XXH3_64bits_dispatch(data, len); }
+#else
+Digest128 xxh3_128(const void* data, size_t len) { return canonical(XXH3_128bits(data, len)); }
 uint64_t xxh3_64(const void* data, size_t len) { return XXH3_64bits(data, len); }
+#endif
 
 uint64_t xxh3_64_concat(const void* a, size_t la, const void* b, size_t lb) {
   XXH3_state_t state;

@@ -196,7 +196,6 @@ describe('AzureBlobTier', () => {
     await a.close();
     const b = new Cache({ dir: join(dir, 'machine-b'), shared: tierFor(c) });
     expect((await b.get(K('c')))!.equals(value)).toBe(true);
-    expect(b.stats().tiers.disk.entries).toBeGreaterThanOrEqual(0);
     await b.flush();
     expect(b.stats().tiers.disk.entries).toBe(1); // the shared hit is kept locally
     await b.close();
@@ -208,7 +207,7 @@ describe('AzureBlobTier', () => {
     await tier.writeBlob('pipeline/keep', Buffer.from('k'));
     await tier.clear();
     expect(await tier.has(K('v'))).toBe(false);
-    expect(await tier.readBlob('pipeline/keep')).toBeDefined();
+    expect((await tier.readBlob('pipeline/keep'))?.data.toString()).toBe('k');
   });
 });
 

@@ -123,6 +123,11 @@ export class Cache {
     return big || 'encrypt' in this.#cipher ? encryptAsync(frame, this.#cipher) : encrypt(frame, this.#cipher);
   }
 
+  /** Small frames without callback encryption decode on this thread: no promise per entry. */
+  #decodesSync(stored: Buffer): boolean {
+    return stored.byteLength < ASYNC_THRESHOLD && !(this.#cipher && 'encrypt' in this.#cipher);
+  }
+
   /** Decodes a small stored value on this thread (built-in ciphers only). */
   #decodeSync(stored: Buffer): Buffer {
     const frame = this.#cipher ? decrypt(stored, this.#cipher) : stored;
@@ -138,34 +143,7 @@ export class Cache {
 
   /** Reads `key` from the fastest tier that has it, promoting it to the faster ones. */
   async get(key: string): Promise<Buffer | undefined> {
-    this.#assertOpen();
-    for (let i = 0; i < this.tiers.length; i++) {
-      const tier = this.tiers[i];
-      let stored: Buffer | undefined;
-      try {
-        stored = await tier.get(key);
-      } catch (err) {
-        this.#tierFailed(tier, 'get', err);
-        continue;
-      }
-      if (stored === undefined) continue;
-      let raw: Buffer;
-      if (tier.encoded) {
-        try {
-          raw = stored.byteLength < ASYNC_THRESHOLD && !(this.#cipher && 'encrypt' in this.#cipher) ? this.#decodeSync(stored) : await this.#decode(stored);
-        } catch (err) {
-          this.#dropUndecodable(tier, key, err);
-          continue;
-        }
-      } else {
-        raw = stored;
-      }
-      this.#stats.hits++;
-      if (i > 0) this.#promote(key, raw, i);
-      return raw;
-    }
-    this.#stats.misses++;
-    return undefined;
+    return (await this.getMany([key]))[0];
   }
 
   #dropUndecodable(tier: Tier, key: string, err: unknown): void {
@@ -233,8 +211,7 @@ export class Cache {
           if (t > 0) this.#promote(keys[i], v, t);
           return;
         }
-        // Small frames without callback encryption decode synchronously: no promise per entry.
-        if (v.byteLength < ASYNC_THRESHOLD && !(this.#cipher && 'encrypt' in this.#cipher)) {
+        if (this.#decodesSync(v)) {
           try {
             const raw = this.#decodeSync(v);
             out[i] = raw;

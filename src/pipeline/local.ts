@@ -2,13 +2,13 @@
 // An output is built in `tmp/` and renamed into place whole, so a reader sees all of it or nothing,
 // and of two racing writers the first rename wins and the other discards its copy (never mixed).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CacheError } from '../errors.js';
 import { hashFile } from '../hash.js';
 import { logDebug, warn } from '../log.js';
-import { HOST as TMP_HOST, isPidAlive } from '../proc.js';
+import { HOST as TMP_HOST, isStaleWork } from '../proc.js';
 import { parseManifest, type OutputManifest } from './manifest.js';
 
 const STALE_TMP_MS = 24 * 3600_000;
@@ -44,27 +44,13 @@ export class LocalStore {
 
   /** Removes work folders of writers that are gone (this host, dead pid) or older than a day. */
   #cleanStaleTmp(): void {
-    let names: string[];
-    try {
-      names = readdirSync(this.#tmp);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const m = /^(.*)-(\d+)-[0-9a-f]+$/.exec(name);
-      let old = false;
-      try {
-        old = Date.now() - statSync(join(this.#tmp, name)).mtimeMs > STALE_TMP_MS;
-      } catch {
-        continue;
-      }
-      const dead = m !== null && m[1] === TMP_HOST && Number(m[2]) !== process.pid && !isPidAlive(Number(m[2]));
-      if (old || dead) {
-        rmSync(join(this.#tmp, name), { recursive: true, force: true });
-        logDebug(`pipeline: removed stale work folder ${name}`);
-      }
+    for (const name of safeReaddir(this.#tmp)) {
+      if (!isStaleWork(this.#tmp, name, STALE_TMP_MS)) continue;
+      rmSync(join(this.#tmp, name), { recursive: true, force: true });
+      logDebug(`pipeline: removed stale work folder ${name}`);
     }
   }
+
 
   /** The manifest of output `id`, if it is stored here. */
   async lookup(id: string): Promise<OutputManifest | undefined> {
@@ -223,5 +209,13 @@ export class LocalStore {
   ids(): string[] {
     if (!existsSync(this.#outputs)) return [];
     return readdirSync(this.#outputs).filter((n) => /^[0-9a-f]{32}$/.test(n));
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }

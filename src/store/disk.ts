@@ -15,7 +15,7 @@ import { toBytes } from '../bytes.js';
 import { CacheError, checkInteger, checkOptionNames, invalidType } from '../errors.js';
 import { hashFile, treeHash, treeHashAsync } from '../hash.js';
 import { logDebug, warn } from '../log.js';
-import { HOST, isPidAlive } from '../proc.js';
+import { HOST, isStaleWork } from '../proc.js';
 import { mapFile, type MappedFile } from '../mmap.js';
 import { decodeRecord, encodeRecord, type DiskRecord } from './record.js';
 import { emptyStats, type PutMeta, type Tier, type TierStats } from './tier.js';
@@ -194,16 +194,9 @@ export class DiskTier implements Tier {
    * any file older than a day (a writer on another host sharing the directory, a reused pid).
    */
   #isStaleTmp(name: string): boolean {
-    const m = /^(.*)-(\d+)-[0-9a-f]+/.exec(name);
-    try {
-      if (Date.now() - statSync(join(this.#tmp, name)).mtimeMs > STALE_TMP_MS) return true;
-    } catch {
-      return false; // already gone
-    }
-    if (!m) return false;
-    const pid = Number(m[2]);
-    return m[1] === HOST && pid !== process.pid && !isPidAlive(pid);
+    return isStaleWork(this.#tmp, name, STALE_TMP_MS);
   }
+
 
   /** Removes stale tmp files; returns how many. */
   #cleanStaleTmp(): number {
@@ -579,8 +572,7 @@ export class DiskTier implements Tier {
       const prev = this.#readRecordSafe(key);
       let old: string | undefined;
       if (prev) {
-        old = this.#removeInTxn(key, prev, totals);
-        if (!prev.inline && prev.file === rec.file) old = undefined; // same content, same file
+        old = this.#removeInTxn(key, prev, totals); // every write has a fresh file name
       }
       this.#entries.put(key, encoded);
       this.#lru.put([stamp, key], Buffer.alloc(0));

@@ -86,10 +86,6 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
     if (!st.isFile()) throw invalidType('path', 'path of a regular file', path);
     return await native.hashFile(path, options.onProgress);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e && typeof e.code === 'string' && e.code.startsWith('E') && !e.code.startsWith('ERR_')) {
-      rethrowNative({ code: 'ERR_IO', message: e.message }, 'hashFile');
-    }
     rethrowNative(err, 'hashFile');
   }
 }

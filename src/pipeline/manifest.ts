@@ -93,11 +93,20 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** Parses and checks a manifest (the bytes may come from anywhere: every field is checked). */
 export function parseManifest(text: string, expectedId: string): OutputManifest {
   let m: OutputManifest;
+  let nonFinite = false;
   try {
-    m = JSON.parse(text) as OutputManifest;
+    // A literal like 1e999 parses to Infinity, which JSON cannot write back (it becomes null), and
+    // -0 is written back as 0: refuse the one and fold the other, so that the copy of a shared
+    // manifest kept locally reads exactly as the shared one did.
+    m = JSON.parse(text, (_key, v: unknown) => {
+      if (typeof v !== 'number') return v;
+      if (!Number.isFinite(v)) nonFinite = true;
+      return v === 0 ? 0 : v;
+    }) as OutputManifest;
   } catch {
     bad('not JSON');
   }
+  if (nonFinite) bad('a number too large for JSON');
   if (!isPlainObject(m)) bad('not an object');
   if (m.format !== MANIFEST_FORMAT) bad(`format ${show(m.format)}, this modelcache reads ${MANIFEST_FORMAT}`);
   if (m.id !== expectedId) bad(`id ${show(m.id)} where ${expectedId} was expected`);
@@ -117,7 +126,7 @@ export function parseManifest(text: string, expectedId: string): OutputManifest 
   if (m.kind === 'file' ? m.files.length !== 1 || m.main !== m.files[0].path : m.main !== undefined) bad('main');
   if (m.upload !== undefined && !/^[0-9a-z-]{1,64}$/.test(m.upload)) bad('upload');
   if (!isPlainObject(m.attributes)) bad('attributes');
-  if (!isPlainObject(m.run)) bad('run');
+  if (!isPlainObject(m.run) || !isPlainObject(m.run.pass) || typeof m.run.pass.name !== 'string' || typeof m.run.pass.type !== 'string') bad('run');
   if (typeof m.created !== 'number' || !Number.isFinite(m.created)) bad('created');
   return m;
 }

@@ -92,9 +92,22 @@ describe('parseManifest', () => {
     expect(refusal(manifest(ok, { format: 2 }))).toMatch(/format/);
     expect(refusal(manifest(ok, { attributes: [] }))).toMatch(/attributes/);
     expect(refusal(manifest(ok, { run: null }))).toMatch(/run/);
+    expect(refusal(manifest(ok, { run: {} }))).toMatch(/run/);
+    expect(refusal(manifest(ok, { run: { pass: { name: 1, type: 'P' } } }))).toMatch(/run/);
     expect(refusal(manifest(ok, { created: 'yesterday' }))).toMatch(/created/);
     expect(refusal(manifest(ok, { upload: '../x' }))).toMatch(/upload/);
     expect(refusal(manifest(ok).replace(HASH, 'nothex'))).toMatch(/file entry/);
+  });
+});
+
+describe('parseManifest of numbers JSON cannot write back', () => {
+  it('refuses a number literal too large for a double (it would read as Infinity here, null in a local copy)', () => {
+    expect(refusal(manifest([{ path: 'a', size: 1 }]).replace('"attributes":{}', '"attributes":{"x":1e999}'))).toMatch(/too large/);
+  });
+
+  it('reads -0 as 0, as a copy written back would', () => {
+    const m = parseManifest(manifest([{ path: 'a', size: 1 }]).replace('"attributes":{}', '"attributes":{"x":-0}'), ID);
+    expect(Object.is(m.attributes.x, 0)).toBe(true);
   });
 });
 

@@ -3,16 +3,22 @@
 // libFuzzer runtime links), else the g++ build with the replay driver (native/test/fuzz). Each
 // target runs for a time budget over a temporary copy of its seed corpus, so the committed corpus
 // never grows; crash inputs are saved as native/test/corpus/<corpus>/crash-* (gitignored).
+// The JS decoders (test/fuzz/*.fuzz.mjs, run by scripts/fuzz-js.mjs over dist/) are fuzzed at the
+// same time in a child process, their budgets shared so that they end with the native targets:
+// the phase takes no longer than the native targets alone.
 // The last stdout line is {"suite":"fuzz","passed":N,"failed":M}, one test per target.
-// Usage: node scripts/fuzz.mjs [--seconds N] [--target fuzz_decrypt] [--compiler clang|gcc]
+// Usage: node scripts/fuzz.mjs [--seconds N] [--target fuzz_decrypt|manifest] [--compiler clang|gcc]
 //        node scripts/fuzz.mjs --make-corpus     (regenerates the seeds with mc_make_corpus)
-// MODELCACHE_FUZZ_SECONDS sets the default budget per target (30 s); --seconds wins over it.
+// MODELCACHE_FUZZ_SECONDS sets the default budget per native target (30 s); --seconds wins over it.
+// The JS targets import dist/: run `npm run build` first (npm test does).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { jsTargets } from './fuzz-js.mjs';
 import { cmakeBuild, progress, root, run, summary } from './native-test.mjs';
 
 const TARGETS = ['fuzz_decompress', 'fuzz_decrypt'];
+const JS_TARGETS = jsTargets();
 const corpusRoot = path.join(root, 'native', 'test', 'corpus');
 const corpusOf = (target) => target.replace(/^fuzz_/, '');
 
@@ -35,10 +41,13 @@ function parseArgs(argv) {
   if (!Number.isFinite(opts.seconds) || opts.seconds <= 0) {
     throw new Error(`Expected a positive number of seconds but received ${JSON.stringify(raw)}`);
   }
+  const all = [...TARGETS, ...JS_TARGETS];
   for (const t of opts.targets) {
-    if (!TARGETS.includes(t)) throw new Error(`unknown target ${t} (expected one of ${TARGETS.join(', ')})`);
+    if (!all.includes(t)) throw new Error(`unknown target ${t} (expected one of ${all.join(', ')})`);
   }
-  if (opts.targets.length === 0) opts.targets = TARGETS;
+  if (opts.targets.length === 0) opts.targets = all;
+  opts.jsTargets = opts.targets.filter((t) => JS_TARGETS.includes(t));
+  opts.targets = opts.targets.filter((t) => TARGETS.includes(t));
   if (opts.compiler && !['clang', 'gcc'].includes(opts.compiler)) {
     throw new Error(`Expected --compiler clang or gcc but received ${opts.compiler}`);
   }
@@ -125,6 +134,21 @@ async function fuzzOne(target, { buildDir, libFuzzer }, seconds, tmp) {
   return ok;
 }
 
+// Starts the JS targets in a child process; resolves { passed, failed } when it ends. Each gets
+// a share of the native targets' total time (or the full budget when it runs alone).
+function startJsFuzz(opts) {
+  if (opts.jsTargets.length === 0 || opts.makeCorpus) return Promise.resolve({ passed: 0, failed: 0 });
+  const total = opts.seconds * Math.max(1, opts.targets.length);
+  const each = Math.max(1, Math.floor(total / opts.jsTargets.length));
+  const args = [path.join(root, 'scripts', 'fuzz-js.mjs'), '--seconds', String(each), ...opts.jsTargets.flatMap((t) => ['--target', t])];
+  return run(process.execPath, args, { echo: process.stdout, timeoutMs: (total * 2 + 120) * 1000 }).then((r) => {
+    const line = r.output.split('\n').reverse().find((l) => l.startsWith('{"suite":"fuzz-js"'));
+    const s = line ? JSON.parse(line) : null;
+    if (!s || r.timedOut) return { passed: 0, failed: opts.jsTargets.length };
+    return { passed: s.passed, failed: s.failed };
+  });
+}
+
 async function main() {
   let opts;
   try {
@@ -134,29 +158,32 @@ async function main() {
     process.exitCode = 2;
     return;
   }
+  const js = startJsFuzz(opts);
+  const count = opts.targets.length + opts.jsTargets.length;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-fuzz-'));
   try {
-    const built = await build(opts, tmp);
-    if (opts.makeCorpus) {
-      if (!built) {
-        process.exitCode = 1;
+    let passed = 0;
+    if (opts.targets.length > 0 || opts.makeCorpus) {
+      const built = await build(opts, tmp);
+      if (opts.makeCorpus) {
+        if (!built) {
+          process.exitCode = 1;
+          return;
+        }
+        const r = await run(exePath(built.buildDir, 'mc_make_corpus'), [corpusRoot], { echo: process.stdout });
+        process.exitCode = r.code === 0 ? 0 : 1;
         return;
       }
-      const r = await run(exePath(built.buildDir, 'mc_make_corpus'), [corpusRoot], { echo: process.stdout });
-      process.exitCode = r.code === 0 ? 0 : 1;
-      return;
+      if (!built) {
+        process.stdout.write('FAILED  build of the fuzz targets (log on stderr)\n');
+      } else {
+        for (const target of opts.targets) {
+          if (await fuzzOne(target, built, opts.seconds, tmp)) passed++;
+        }
+      }
     }
-    if (!built) {
-      process.stdout.write('FAILED  build of the fuzz targets (log on stderr)\n');
-      summary('fuzz', 0, opts.targets.length);
-      process.exitCode = 1;
-      return;
-    }
-    let passed = 0;
-    for (const target of opts.targets) {
-      if (await fuzzOne(target, built, opts.seconds, tmp)) passed++;
-    }
-    const failed = opts.targets.length - passed;
+    passed += (await js).passed;
+    const failed = count - passed;
     summary('fuzz', passed, failed);
     process.exitCode = failed === 0 ? 0 : 1;
   } finally {

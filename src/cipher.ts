@@ -1,7 +1,9 @@
 // Encryption of stored values: AES-256-GCM (through the OpenSSL inside Node), XOR obfuscation,
-// or the caller's own { encrypt, decrypt } callbacks, as OpenVINO's cache accepts.
-import { type BytesLike, toBytes } from './bytes.js';
-import { checkOptionNames, invalidType, outOfRange, rethrowNative } from './errors.js';
+// or the caller's own { encrypt, decrypt } callbacks, as OpenVINO's cache accepts. Every cipher can
+// bind a value to additional data (a cache's key and namespace) so that it never decrypts elsewhere.
+import { createHash } from 'node:crypto';
+import { asBuffer, type BytesLike, toBytes } from './bytes.js';
+import { CacheError, checkOptionNames, invalidType, outOfRange, rethrowNative, secret } from './errors.js';
 import { native } from './native.js';
 
 /** A built-in cipher with its key. */
@@ -14,16 +16,77 @@ export interface CipherKey {
   key: Uint8Array | string;
 }
 
-/** Your own cipher: any pair of functions where `decrypt(encrypt(x))` gives back x. */
+/** What a value is bound to besides the key, handed to {@link CipherCallbacks}. */
+export interface CipherContext {
+  /** The additional authenticated data of this call ({@link CipherOptions.aad}); empty when none. */
+  readonly aad: Buffer;
+}
+
+/**
+ * Your own cipher: any pair of functions where `decrypt(encrypt(x, ctx), ctx)` gives back x.
+ *
+ * `context.aad` is what the value must stay bound to (a cache passes its key and namespace). An
+ * authenticating cipher should bind it too, e.g. as the additional data of AES-GCM, so that a
+ * value moved to another key fails to decrypt even when someone forged its bytes. Whatever the
+ * callbacks do, modelcache appends a 20-byte digest of a non-empty aad to their output and checks
+ * it before calling `decrypt`, so an entry copied to another key is `ERR_DECRYPT`, never wrong data.
+ */
 export interface CipherCallbacks {
-  encrypt(data: Buffer): Uint8Array | Promise<Uint8Array>;
-  decrypt(data: Buffer): Uint8Array | Promise<Uint8Array>;
+  encrypt(data: Buffer, context: CipherContext): Uint8Array | Promise<Uint8Array>;
+  decrypt(data: Buffer, context: CipherContext): Uint8Array | Promise<Uint8Array>;
 }
 
 /** What every API that encrypts accepts. */
 export type Cipher = CipherKey | CipherCallbacks;
 
+/** Options of {@link encrypt} and {@link decrypt}. */
+export interface CipherOptions {
+  /**
+   * Additional authenticated data: bytes (a string is taken as UTF-8) that the value is bound to
+   * without being stored in it. A value encrypted with one `aad` decrypts only with the same `aad`;
+   * any other (or none) gives a {@link CacheError} `ERR_DECRYPT`, never another value. A cache
+   * passes an unambiguous encoding of its namespace and key here. Default: empty.
+   */
+  aad?: Uint8Array | string;
+}
+
 const ALGORITHMS = { 'aes-256-gcm': 1, xor: 2 } as const;
+
+const EMPTY = Buffer.alloc(0);
+
+function aadOf(options: CipherOptions | undefined): Buffer {
+  if (options === undefined) return EMPTY;
+  if (options === null || typeof options !== 'object') throw invalidType('options', '{ aad? }', options);
+  checkOptionNames('cipher options', options, ['aad']);
+  const { aad } = options;
+  if (aad === undefined) return EMPTY;
+  if (typeof aad !== 'string' && !(aad instanceof Uint8Array)) throw invalidType('options.aad', 'Uint8Array or string', aad);
+  return asBuffer(toBytes('options.aad', aad));
+}
+
+// Callback output bound to a non-empty aad: output || "MCB" 1 || SHA-256("modelcache aad v2" || aad)[0..16).
+const BOUND_MAGIC = Buffer.from('MCB\x01', 'latin1');
+const BOUND_TRAILER = BOUND_MAGIC.length + 16;
+
+function aadDigest(aad: Buffer): Buffer {
+  return createHash('sha256').update('modelcache aad v2').update(aad).digest().subarray(0, 16);
+}
+
+function bindCallbackOutput(out: Buffer, aad: Buffer): Buffer {
+  return aad.length === 0 ? out : Buffer.concat([out, BOUND_MAGIC, aadDigest(aad)]);
+}
+
+function unbindCallbackInput(data: Buffer, aad: Buffer): Buffer {
+  if (aad.length === 0) return data;
+  const body = data.length - BOUND_TRAILER;
+  if (body < 0 || !data.subarray(body, body + BOUND_MAGIC.length).equals(BOUND_MAGIC)) {
+    throw new CacheError('ERR_DECRYPT', 'decrypt: another context: the value was encrypted without an aad');
+  }
+  if (!data.subarray(body + BOUND_MAGIC.length).equals(aadDigest(aad))) {
+    throw new CacheError('ERR_DECRYPT', 'decrypt: another context: the value was encrypted with another aad');
+  }
+  return data.subarray(0, body);
+}
 
 function isCallbacks(c: Cipher): c is CipherCallbacks {
   return typeof (c as CipherCallbacks).encrypt === 'function' || typeof (c as CipherCallbacks).decrypt === 'function';
@@ -31,7 +94,9 @@ function isCallbacks(c: Cipher): c is CipherCallbacks {
 
 /** Validates a cipher option once; `name` is how the caller's argument is called in messages. */
 export function checkCipher(name: string, cipher: unknown): Cipher {
-  if (cipher === null || typeof cipher !== 'object') throw invalidType(name, '{ algorithm, key } or { encrypt, decrypt }', cipher);
+  if (cipher === null || typeof cipher !== 'object') {
+    throw invalidType(name, '{ algorithm, key } or { encrypt, decrypt }', secret(cipher));
+  }
   const c = cipher as Cipher;
   if (isCallbacks(c)) {
     if (typeof c.encrypt !== 'function') throw invalidType(`${name}.encrypt`, 'function', c.encrypt);
@@ -48,7 +113,7 @@ function keyBytes(name: string, c: CipherKey): Uint8Array {
   let key: Uint8Array;
   if (typeof c.key === 'string') {
     if (c.algorithm === 'aes-256-gcm') {
-      if (!/^[0-9a-fA-F]{64}$/.test(c.key)) throw invalidType(`${name}.key`, '32-byte Uint8Array or 64 hex characters', c.key);
+      if (!/^[0-9a-fA-F]{64}$/.test(c.key)) throw invalidType(`${name}.key`, '32-byte Uint8Array or 64 hex characters', secret(c.key));
       key = Buffer.from(c.key, 'hex');
     } else {
       key = Buffer.from(c.key, 'utf8');
@@ -56,7 +121,7 @@ function keyBytes(name: string, c: CipherKey): Uint8Array {
   } else if (c.key instanceof Uint8Array) {
     key = c.key;
   } else {
-    throw invalidType(`${name}.key`, 'Uint8Array or string', c.key);
+    throw invalidType(`${name}.key`, 'Uint8Array or string', secret(c.key));
   }
   if (c.algorithm === 'aes-256-gcm' && key.byteLength !== 32) {
     throw outOfRange(`${name}.key`, 'a key of exactly 32 bytes for aes-256-gcm', `${key.byteLength} bytes`);
@@ -65,74 +130,74 @@ function keyBytes(name: string, c: CipherKey): Uint8Array {
   return key;
 }
 
-function toBuffer(u: Uint8Array): Buffer {
-  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-}
-
 function checkCallbackResult(name: string, out: unknown): Buffer {
   if (!(out instanceof Uint8Array)) throw invalidType(`the result of ${name}`, 'Uint8Array', out);
-  return toBuffer(out);
+  return asBuffer(out);
+}
+
+function syncResult(name: string, out: Uint8Array | Promise<Uint8Array>): Buffer {
+  if (out instanceof Promise) {
+    out.catch(() => {}); // refused below; its rejection is not the caller's to handle
+    throw invalidType(name, `a synchronous function (use ${name.slice('cipher.'.length)}Async)`, out);
+  }
+  return checkCallbackResult(name, out);
 }
 
 /**
  * Encrypts `data`. With AES-256-GCM the result is an envelope (header with key id and random
- * 96-bit nonce, ciphertext, tag) whose header is authenticated too.
+ * 96-bit nonce, ciphertext, tag) whose header and `options.aad` are authenticated too.
  * With callbacks, they must return synchronously here (use {@link encryptAsync} otherwise).
  */
-export function encrypt(data: BytesLike, cipher: Cipher): Buffer {
+export function encrypt(data: BytesLike, cipher: Cipher, options?: CipherOptions): Buffer {
   const c = checkCipher('cipher', cipher);
   const bytes = toBytes('data', data);
-  if (isCallbacks(c)) {
-    const out = c.encrypt(toBuffer(bytes));
-    if (out instanceof Promise) throw invalidType('cipher.encrypt', 'a synchronous function (use encryptAsync)', out);
-    return checkCallbackResult('cipher.encrypt', out);
-  }
+  const aad = aadOf(options);
+  if (isCallbacks(c)) return bindCallbackOutput(syncResult('cipher.encrypt', c.encrypt(asBuffer(bytes), { aad })), aad);
   try {
-    return native.encrypt(bytes, ALGORITHMS[c.algorithm], keyBytes('cipher', c));
+    return native.encrypt(bytes, ALGORITHMS[c.algorithm], keyBytes('cipher', c), aad);
   } catch (err) {
     rethrowNative(err, 'encrypt');
   }
 }
 
 /**
- * Decrypts an envelope from {@link encrypt}. A different key gives a CacheError `ERR_DECRYPT`
- * ("wrong key"); any changed byte gives `ERR_DECRYPT` ("authentication failed"); bytes that are
- * no envelope give `ERR_CORRUPT`.
+ * Decrypts an envelope from {@link encrypt}, given the same `options.aad`. A different key gives a
+ * CacheError `ERR_DECRYPT` ("wrong key"); any changed byte or another aad gives `ERR_DECRYPT`
+ * ("authentication failed", "another context"); bytes that are no envelope give `ERR_CORRUPT`.
  */
-export function decrypt(data: BytesLike, cipher: Cipher): Buffer {
+export function decrypt(data: BytesLike, cipher: Cipher, options?: CipherOptions): Buffer {
   const c = checkCipher('cipher', cipher);
   const bytes = toBytes('data', data);
-  if (isCallbacks(c)) {
-    const out = c.decrypt(toBuffer(bytes));
-    if (out instanceof Promise) throw invalidType('cipher.decrypt', 'a synchronous function (use decryptAsync)', out);
-    return checkCallbackResult('cipher.decrypt', out);
-  }
+  const aad = aadOf(options);
+  if (isCallbacks(c)) return syncResult('cipher.decrypt', c.decrypt(unbindCallbackInput(asBuffer(bytes), aad), { aad }));
   try {
-    return native.decrypt(bytes, ALGORITHMS[c.algorithm], keyBytes('cipher', c));
+    return native.decrypt(bytes, ALGORITHMS[c.algorithm], keyBytes('cipher', c), aad);
   } catch (err) {
     rethrowNative(err, 'decrypt');
   }
 }
 
 /** {@link encrypt} on the libuv pool; callbacks may return promises. */
-export async function encryptAsync(data: BytesLike, cipher: Cipher): Promise<Buffer> {
+export async function encryptAsync(data: BytesLike, cipher: Cipher, options?: CipherOptions): Promise<Buffer> {
   const c = checkCipher('cipher', cipher);
   const bytes = toBytes('data', data);
-  if (isCallbacks(c)) return checkCallbackResult('cipher.encrypt', await c.encrypt(toBuffer(bytes)));
+  const aad = aadOf(options);
+  if (isCallbacks(c)) return bindCallbackOutput(checkCallbackResult('cipher.encrypt', await c.encrypt(asBuffer(bytes), { aad })), aad);
   try {
-    return await native.encryptAsync(bytes, ALGORITHMS[c.algorithm], keyBytes('cipher', c));
+    return await native.encryptAsync(bytes, ALGORITHMS[c.algorithm], keyBytes('cipher', c), aad);
   } catch (err) {
     rethrowNative(err, 'encryptAsync');
   }
 }
 
 /** {@link decrypt} on the libuv pool; callbacks may return promises. */
-export async function decryptAsync(data: BytesLike, cipher: Cipher): Promise<Buffer> {
+export async function decryptAsync(data: BytesLike, cipher: Cipher, options?: CipherOptions): Promise<Buffer> {
   const c = checkCipher('cipher', cipher);
   const bytes = toBytes('data', data);
-  if (isCallbacks(c)) return checkCallbackResult('cipher.decrypt', await c.decrypt(toBuffer(bytes)));
+  const aad = aadOf(options);
+  if (isCallbacks(c)) return checkCallbackResult('cipher.decrypt', await c.decrypt(unbindCallbackInput(asBuffer(bytes), aad), { aad }));
   try {
-    return await native.decryptAsync(bytes, ALGORITHMS[c.algorithm], keyBytes('cipher', c));
+    return await native.decryptAsync(bytes, ALGORITHMS[c.algorithm], keyBytes('cipher', c), aad);
   } catch (err) {
     rethrowNative(err, 'decryptAsync');
   }

@@ -8,6 +8,7 @@ export type CacheErrorCode =
   | 'ERR_DECRYPT'
   | 'ERR_TIER'
   | 'ERR_IO'
+  | 'ERR_NO_SPACE'
   | 'ERR_NO_MEMORY'
   | 'ERR_CRYPTO'
   | 'ERR_CLOSED'
@@ -15,7 +16,7 @@ export type CacheErrorCode =
   | 'ERR_INTERNAL';
 
 const KNOWN_CODES = new Set<string>([
-  'ERR_CORRUPT', 'ERR_BAD_INPUT', 'ERR_DECRYPT', 'ERR_TIER', 'ERR_IO', 'ERR_NO_MEMORY',
+  'ERR_CORRUPT', 'ERR_BAD_INPUT', 'ERR_DECRYPT', 'ERR_TIER', 'ERR_IO', 'ERR_NO_SPACE', 'ERR_NO_MEMORY',
   'ERR_CRYPTO', 'ERR_CLOSED', 'ERR_NATIVE', 'ERR_INTERNAL',
 ]);
 
@@ -33,16 +34,49 @@ export class CacheError extends Error {
   }
 }
 
-/** Re-throws an error from the native addon as a CacheError with a JS stack. */
+// errno values of a full disk or quota, for errors that carry only the number (lmdb-js).
+const ENOSPC = 28;
+const EDQUOT = 122;
+
+/**
+ * The stable code for a failure from below: a known code is kept; a system error (Node's
+ * `'ENOENT'`, `'EACCES'`... or a bare errno number) becomes `ERR_IO`, or `ERR_NO_SPACE` for a full
+ * disk; anything else is `ERR_INTERNAL`. Codes are always strings, never errno numbers.
+ */
+export function cacheErrorCode(code: unknown): CacheErrorCode {
+  if (typeof code === 'string' && KNOWN_CODES.has(code)) return code as CacheErrorCode;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === ENOSPC || code === EDQUOT) return 'ERR_NO_SPACE';
+  if ((typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) || (typeof code === 'number' && Number.isInteger(code) && code > 0)) return 'ERR_IO';
+  return 'ERR_INTERNAL';
+}
+
+/** Re-throws an error from the native addon or the OS as a CacheError with a JS stack. */
 export function rethrowNative(err: unknown, context?: string): never {
   if (err instanceof CacheError || err instanceof TypeError || err instanceof RangeError) throw err;
   const e = err as { code?: unknown; message?: unknown };
-  const code = typeof e?.code === 'string' && KNOWN_CODES.has(e.code) ? (e.code as CacheErrorCode) : 'ERR_INTERNAL';
   const msg = typeof e?.message === 'string' ? e.message : String(err);
-  throw new CacheError(code, context ? `${context}: ${msg}` : msg, { cause: err });
+  throw new CacheError(cacheErrorCode(e?.code), context ? `${context}: ${msg}` : msg, { cause: err });
+}
+
+const SECRET = Symbol('secret');
+
+/**
+ * Marks a value that must never appear in a message (an encryption key): {@link invalidType} and
+ * {@link outOfRange} then describe it by its type and size only.
+ */
+export function secret(value: unknown): object {
+  return { [SECRET]: value };
+}
+
+function describeSecret(value: unknown): string {
+  if (typeof value === 'string') return `a string of ${value.length} characters (not shown)`;
+  if (value instanceof Uint8Array) return `${value.byteLength} bytes (not shown)`;
+  if (value === null || value === undefined) return String(value);
+  return `a value of type ${typeof value} (not shown)`;
 }
 
 function describe(value: unknown): string {
+  if (value !== null && typeof value === 'object' && SECRET in value) return describeSecret((value as { [SECRET]: unknown })[SECRET]);
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   const t = typeof value;

@@ -65,10 +65,15 @@ export interface HashFileOptions {
 }
 
 /**
- * Hashes a file through a read-only memory map, on the libuv pool, cutting it into 16 MiB
- * leaves hashed in parallel. The digest is XXH3-128 over ("modelcache-tree-v1", the u64 LE
- * length, each leaf's digest), so it never depends on the number of threads. It is not equal to
+ * Hashes a file on the libuv pool, reading it with `pread` (never through a memory map, so a
+ * file truncated meanwhile cannot kill the process) and cutting it into 16 MiB leaves hashed in
+ * parallel. The digest is XXH3-128 over ("modelcache-tree-v1", the u64 LE length, each leaf's
+ * digest), so it never depends on the number of threads. It is not equal to
  * `hash(readFileSync(path))`.
+ *
+ * A file that changes while it is hashed (it gets shorter, or its size, mtime, ctime or inode
+ * differ at the end) rejects with a {@link CacheError} `ERR_IO`: its digest would describe no
+ * version of the file. Hash again once the writer is done.
  */
 export async function hashFile(path: string, options: HashFileOptions = {}): Promise<string> {
   if (typeof path !== 'string' || path.length === 0) throw invalidType('path', 'non-empty string', path);
@@ -81,10 +86,6 @@ export async function hashFile(path: string, options: HashFileOptions = {}): Pro
     if (!st.isFile()) throw invalidType('path', 'path of a regular file', path);
     return await native.hashFile(path, options.onProgress);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e && typeof e.code === 'string' && e.code.startsWith('E') && !e.code.startsWith('ERR_')) {
-      rethrowNative({ code: 'ERR_IO', message: e.message }, 'hashFile');
-    }
     rethrowNative(err, 'hashFile');
   }
 }

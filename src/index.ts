@@ -23,6 +23,8 @@ export {
   type Cipher,
   type CipherKey,
   type CipherCallbacks,
+  type CipherContext,
+  type CipherOptions,
 } from './cipher.js';
 export { cacheKey, cacheKeyInfo, KEY_FORMAT_VERSION } from './keys.js';
 export { Cache, type CacheOptions, type CachePutOptions, type CacheStats, type CompressionOptions } from './cache.js';

@@ -59,6 +59,15 @@ export class MappedFile {
 /**
  * Maps `path` read-only. An empty file gives an empty buffer.
  *
+ * What a map cannot protect against: if another process truncates the file while it is mapped,
+ * reading the pages past the new end raises SIGBUS and kills this process (the kernel, not
+ * modelcache, decides this; no error can be thrown instead). modelcache maps only its own
+ * content-addressed cache files, which it never truncates or rewrites (new versions get new
+ * names and old ones are unlinked, which leaves a live mapping intact), so the remaining risk is
+ * someone else truncating a file inside the cache directory while a process maps it — for
+ * instance `truncate` or an editor run on `blobs/` by hand. Files outside the cache (a user's
+ * model) are read with `pread` instead (`hashFile`); map only files no one else rewrites.
+ *
  * @example
  * const m = mapFile('model.onnx');
  * try { useBytes(m.buffer); } finally { m.close(); }

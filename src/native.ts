@@ -35,10 +35,10 @@ export interface NativeAddon {
   decompressAsync(frame: Uint8Array, maxRaw?: number): Promise<Buffer>;
   inspectFrame(frame: Uint8Array): NativeFrameInfo;
   cast(data: Uint8Array, kind: number): Buffer;
-  encrypt(data: Uint8Array, algorithm: number, key: Uint8Array): Buffer;
-  decrypt(data: Uint8Array, algorithm: number, key: Uint8Array): Buffer;
-  encryptAsync(data: Uint8Array, algorithm: number, key: Uint8Array): Promise<Buffer>;
-  decryptAsync(data: Uint8Array, algorithm: number, key: Uint8Array): Promise<Buffer>;
+  encrypt(data: Uint8Array, algorithm: number, key: Uint8Array, aad?: Uint8Array): Buffer;
+  decrypt(data: Uint8Array, algorithm: number, key: Uint8Array, aad?: Uint8Array): Buffer;
+  encryptAsync(data: Uint8Array, algorithm: number, key: Uint8Array, aad?: Uint8Array): Promise<Buffer>;
+  decryptAsync(data: Uint8Array, algorithm: number, key: Uint8Array, aad?: Uint8Array): Promise<Buffer>;
   MappedFileHandle: new (path: string) => NativeMappedFileHandle;
   poolThreads(): number;
 }

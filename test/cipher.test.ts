@@ -1,4 +1,4 @@
-import { createDecipheriv, randomBytes as cryptoRandom } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes as cryptoRandom } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decrypt, decryptAsync, encrypt, encryptAsync, CacheError, type Cipher } from '../src/index.js';
 import { randomBytes } from './helpers.js';
@@ -27,18 +27,53 @@ describe('aes-256-gcm', () => {
     }
   });
 
-  it('is what node:crypto decrypts with the header as additional data (known layout)', () => {
+  it('is what node:crypto decrypts with the header and then the aad as additional data (known layout)', () => {
     const data = Buffer.from('the quick brown fox');
-    const env = encrypt(data, aes);
+    const aad = Buffer.from('session\0key-1');
+    const env = encrypt(data, aes, { aad });
     const header = env.subarray(0, 28);
     const nonce = env.subarray(16, 28);
     const tag = env.subarray(env.length - 16);
     const d = createDecipheriv('aes-256-gcm', key, nonce);
-    d.setAAD(header);
+    d.setAAD(Buffer.concat([header, aad]));
     d.setAuthTag(tag);
     const plain = Buffer.concat([d.update(env.subarray(28, env.length - 16)), d.final()]);
     expect(plain.toString()).toBe('the quick brown fox');
-    expect(header.subarray(0, 4).toString('latin1')).toBe('MCE\x01');
+    expect(header.subarray(0, 4).toString('latin1')).toBe('MCE\x02');
+  });
+
+  it('decrypts a value only with the aad it was encrypted with: another aad or none is ERR_DECRYPT', async () => {
+    const env = encrypt('value of key K1', aes, { aad: 'ns\0K1' });
+    expect(decrypt(env, aes, { aad: 'ns\0K1' }).toString()).toBe('value of key K1');
+    expect(decrypt(env, aes, { aad: Buffer.from('ns\0K1') }).toString()).toBe('value of key K1');
+    for (const other of [{ aad: 'ns\0K2' }, { aad: '' }, undefined]) {
+      expect(() => decrypt(env, aes, other)).toThrow(/authentication failed/);
+      expect(codeOf(() => decrypt(env, aes, other))).toBe('ERR_DECRYPT');
+      await expect(decryptAsync(env, aes, other)).rejects.toMatchObject({ code: 'ERR_DECRYPT' });
+    }
+    const plain = encrypt('no aad', aes);
+    expect(codeOf(() => decrypt(plain, aes, { aad: 'ns\0K1' }))).toBe('ERR_DECRYPT');
+  });
+
+  it('binds the aad off the main thread too', async () => {
+    const data = randomBytes(300_000, 4);
+    const env = await encryptAsync(data, aes, { aad: 'K1' });
+    expect((await decryptAsync(env, aes, { aad: 'K1' })).equals(data)).toBe(true);
+    expect(decrypt(env, aes, { aad: 'K1' }).equals(data)).toBe(true);
+    await expect(decryptAsync(env, aes, { aad: 'K2' })).rejects.toMatchObject({ code: 'ERR_DECRYPT' });
+  });
+
+  it('still reads a version-1 envelope (before aad) without an aad, and refuses it with one', () => {
+    const nonce = cryptoRandom(12);
+    const keyId = createHash('sha256').update('modelcache key id v1').update(key).digest().subarray(0, 8);
+    const header = Buffer.concat([Buffer.from('MCE\x01\x01\0\0\0', 'latin1'), keyId, nonce]);
+    const c = createCipheriv('aes-256-gcm', key, nonce);
+    c.setAAD(header);
+    const body = Buffer.concat([c.update('old entry'), c.final()]);
+    const v1 = Buffer.concat([header, body, c.getAuthTag()]);
+    expect(decrypt(v1, aes).toString()).toBe('old entry');
+    expect(() => decrypt(v1, aes, { aad: 'K1' })).toThrow(/older version without an aad/);
+    expect(codeOf(() => decrypt(v1, aes, { aad: 'K1' }))).toBe('ERR_DECRYPT');
   });
 
   it('uses a fresh random nonce for every encryption', () => {
@@ -99,6 +134,58 @@ describe('xor (obfuscation only)', () => {
     expect(() => decrypt(env, { algorithm: 'xor', key: 'other' })).toThrow(/wrong key/);
     expect(() => decrypt(env, aes)).toThrow(/wrong algorithm/);
   });
+
+  it('tells aads apart too: another aad is ERR_DECRYPT, never the value', () => {
+    const env = encrypt('value of K1', xor, { aad: 'K1' });
+    expect(decrypt(env, xor, { aad: 'K1' }).toString()).toBe('value of K1');
+    expect(() => decrypt(env, xor, { aad: 'K2' })).toThrow(/another aad/);
+    expect(codeOf(() => decrypt(env, xor))).toBe('ERR_DECRYPT');
+  });
+});
+
+describe('aad option', () => {
+  it('is validated when given: bytes or a string, no other option', () => {
+    expect(() => encrypt('x', aes, { aad: 42 } as never)).toThrow(/options\.aad/);
+    expect(() => encrypt('x', aes, { aad: 42 } as never)).toThrow(TypeError);
+    expect(() => decrypt('x', aes, { add: 'K1' } as never)).toThrow(/Unknown option "add"/);
+    expect(() => encrypt('x', aes, 'K1' as never)).toThrow(/options/);
+  });
+});
+
+describe('keys never appear in error messages', () => {
+  const hexKey = cryptoRandom(32).toString('hex');
+  const leaks = (message: string, secret: string) => {
+    for (let i = 0; i + 6 <= secret.length; i++) if (message.includes(secret.slice(i, i + 6))) return true;
+    return false;
+  };
+  const messageOf = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error('expected a throw');
+  };
+
+  it('not for a hex key of the wrong length', () => {
+    const bad = hexKey.slice(0, 63);
+    const msg = messageOf(() => encrypt('x', { algorithm: 'aes-256-gcm', key: bad }));
+    expect(msg).toMatch(/cipher\.key/);
+    expect(msg).toMatch(/63 characters/);
+    expect(leaks(msg, bad)).toBe(false);
+  });
+
+  it('not for a key given where the cipher object belongs', () => {
+    const msg = messageOf(() => encrypt('x', hexKey as never));
+    expect(msg).toMatch(/Expected \{ algorithm, key \} or \{ encrypt, decrypt \} for cipher/);
+    expect(leaks(msg, hexKey)).toBe(false);
+  });
+
+  it('not for a key of the wrong type', () => {
+    const msg = messageOf(() => encrypt('x', { algorithm: 'xor', key: 123456789 as never }));
+    expect(msg).toMatch(/cipher\.key/);
+    expect(leaks(msg, '123456789')).toBe(false);
+  });
 });
 
 describe('callbacks', () => {
@@ -113,6 +200,21 @@ describe('callbacks', () => {
     const asyncCb: Cipher = { encrypt: async (b) => Buffer.concat([b, Buffer.from('!')]), decrypt: async (b) => b.subarray(0, b.length - 1) };
     expect((await encryptAsync('abc', asyncCb)).toString()).toBe('abc!');
     expect((await decryptAsync('abc!', asyncCb)).toString()).toBe('abc');
+  });
+
+  it('receive the aad as context, and a value moved to another aad is ERR_DECRYPT even when they ignore it', async () => {
+    const seen: string[] = [];
+    const ignoring: Cipher = {
+      encrypt: (b, ctx) => (seen.push(`e:${ctx.aad.toString()}`), Buffer.from(b).reverse()),
+      decrypt: (b, ctx) => (seen.push(`d:${ctx.aad.toString()}`), Buffer.from(b).reverse()),
+    };
+    const env = encrypt('value of K1', ignoring, { aad: 'K1' });
+    expect(decrypt(env, ignoring, { aad: 'K1' }).toString()).toBe('value of K1');
+    expect(seen).toEqual(['e:K1', 'd:K1']);
+    expect(codeOf(() => decrypt(env, ignoring, { aad: 'K2' }))).toBe('ERR_DECRYPT');
+    await expect(decryptAsync(env, ignoring, { aad: 'K2' })).rejects.toMatchObject({ code: 'ERR_DECRYPT' });
+    expect(codeOf(() => decrypt(encrypt('unbound', ignoring), ignoring, { aad: 'K1' }))).toBe('ERR_DECRYPT');
+    expect(seen).toEqual(['e:K1', 'd:K1', 'e:']);
   });
 
   it('must come in pairs and return bytes', () => {

@@ -120,6 +120,22 @@ describe('decompress of damaged bytes', () => {
     expect(() => decompress(frames[0], { maxBytes: 100 })).toThrow(CacheError);
     expect(decompress(frames[0], { maxBytes: data.byteLength }).equals(data)).toBe(true);
   });
+
+  it('refuses a small frame that expands far beyond maxBytes (a compression bomb) as ERR_CORRUPT, sync and async', async () => {
+    const bomb = compress(Buffer.alloc(64 << 20), { codec: 'zstd', chunkSize: 1 << 30 });
+    expect(bomb.byteLength).toBeLessThan(64 << 10);
+    const limit = { maxBytes: 1 << 20 };
+    expect(() => decompress(bomb, limit)).toThrow(/raw length 67108864 exceeds the limit of 1048576 bytes/);
+    expect(() => decompress(bomb, limit)).toThrow(expect.objectContaining({ code: 'ERR_CORRUPT' }));
+    await expect(decompressAsync(bomb, limit)).rejects.toMatchObject({ code: 'ERR_CORRUPT', message: expect.stringMatching(/exceeds the limit/) });
+  });
+
+  it('validates maxBytes when given', () => {
+    expect(() => decompress(frames[0], { maxBytes: -1 })).toThrow(RangeError);
+    expect(() => decompress(frames[0], { maxBytes: Number.NaN })).toThrow(/options\.maxBytes/);
+    expect(() => decompress(frames[0], { maxBytes: '10' as never })).toThrow(TypeError);
+    expect(() => decompress(frames[0], { maxbytes: 10 } as never)).toThrow(/"maxbytes"/);
+  });
 });
 
 describe('compress options', () => {

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
@@ -131,5 +132,48 @@ describe('hashFile', () => {
 
   it('rejects a directory with a TypeError naming path', async () => {
     await expect(hashFile(dir)).rejects.toThrow(/path/);
+  });
+
+  /** A sparse file of `bytes` (no disk used) whose mtime lies in the past. */
+  function sparseFile(name: string, bytes: number): string {
+    const path = join(dir, name);
+    const fd = openSync(path, 'w');
+    ftruncateSync(fd, bytes);
+    closeSync(fd);
+    utimesSync(path, 1e9, 1e9);
+    return path;
+  }
+
+  it('fails with ERR_IO, not SIGBUS, when the file is truncated while it is hashed', () => {
+    // 64 GiB of holes: the hash is still running when the first progress report truncates it.
+    // A child process, because a read through a mapping of a truncated file kills the process.
+    const path = sparseFile('truncated.bin', 64 * 2 ** 30);
+    const script = `
+      const { hashFile } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+      const { truncateSync } = await import('node:fs');
+      let cut = false;
+      const onProgress = () => { if (!cut) { cut = true; truncateSync(${JSON.stringify(path)}, 1000); } };
+      try {
+        await hashFile(${JSON.stringify(path)}, { onProgress });
+        console.log(JSON.stringify({ resolved: true }));
+      } catch (e) {
+        console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message }));
+      }`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.signal).toBeNull();
+    expect(JSON.parse(r.stdout)).toMatchObject({ name: 'CacheError', code: 'ERR_IO', message: expect.stringContaining('changed while it was hashed') });
+  });
+
+  it('fails with ERR_IO when the file is rewritten in place while it is hashed', async () => {
+    const path = sparseFile('rewritten.bin', 2 ** 30);
+    let written = false;
+    const onProgress = () => {
+      if (written) return;
+      written = true;
+      const fd = openSync(path, 'r+');
+      writeSync(fd, 'x', 0);
+      closeSync(fd);
+    };
+    await expect(hashFile(path, { onProgress })).rejects.toMatchObject({ name: 'CacheError', code: 'ERR_IO', message: expect.stringContaining('it was modified') });
   });
 });

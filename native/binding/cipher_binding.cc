@@ -1,4 +1,5 @@
-// encrypt/decrypt (sync and async) for aes-256-gcm and xor envelopes.
+// encrypt/decrypt (sync and async) for aes-256-gcm and xor envelopes:
+// (data, algorithm, key[, aad]) with Uint8Array data, key and aad.
 #include "binding.h"
 #include "cipher.h"
 
@@ -11,32 +12,47 @@ mc::CipherAlgorithm GetAlgorithm(const Napi::CallbackInfo& info, size_t index) {
   return static_cast<mc::CipherAlgorithm>(a);
 }
 
+// The arguments of one call, read on the main thread.
+struct Args {
+  Bytes data;
+  mc::CipherAlgorithm alg;
+  Bytes key;
+  mc::Aad aad;
+  bool has_aad;
+};
+
+Args GetArgs(const Napi::CallbackInfo& info) {
+  Args a{GetBytes(info, 0, "data"), GetAlgorithm(info, 1), GetBytes(info, 2, "key"), {}, false};
+  if (info.Length() > 3 && !info[3].IsUndefined()) {
+    Bytes aad = GetBytes(info, 3, "aad");
+    a.aad = mc::Aad{aad.data, aad.size};
+    a.has_aad = true;
+  }
+  return a;
+}
+
+template <bool kEncrypt>
+std::vector<uint8_t> Apply(const Args& a) {
+  return kEncrypt ? mc::encrypt(a.alg, a.key.data, a.key.size, a.data.data, a.data.size, a.aad)
+                  : mc::decrypt(a.alg, a.key.data, a.key.size, a.data.data, a.data.size, a.aad);
+}
+
 template <bool kEncrypt>
 Napi::Value Run(const Napi::CallbackInfo& info) {
-  Bytes data = GetBytes(info, 0, "data");
-  mc::CipherAlgorithm alg = GetAlgorithm(info, 1);
-  Bytes key = GetBytes(info, 2, "key");
-  return Guard(info.Env(), [&]() -> Napi::Value {
-    return ToBuffer(info.Env(), kEncrypt ? mc::encrypt(alg, key.data, key.size, data.data, data.size)
-                                         : mc::decrypt(alg, key.data, key.size, data.data, data.size));
-  });
+  Args a = GetArgs(info);
+  return Guard(info.Env(), [&]() -> Napi::Value { return ToBuffer(info.Env(), Apply<kEncrypt>(a)); });
 }
 
 template <bool kEncrypt>
 Napi::Value RunAsync(const Napi::CallbackInfo& info) {
-  Bytes data = GetBytes(info, 0, "data");
-  mc::CipherAlgorithm alg = GetAlgorithm(info, 1);
-  Bytes key = GetBytes(info, 2, "key");
+  Args a = GetArgs(info);
   auto out = std::make_shared<std::vector<uint8_t>>();
   auto* job = new Job(
-      info.Env(), kEncrypt ? "modelcache.encrypt" : "modelcache.decrypt",
-      [=] {
-        *out = kEncrypt ? mc::encrypt(alg, key.data, key.size, data.data, data.size)
-                        : mc::decrypt(alg, key.data, key.size, data.data, data.size);
-      },
+      info.Env(), kEncrypt ? "modelcache.encrypt" : "modelcache.decrypt", [a, out] { *out = Apply<kEncrypt>(a); },
       [out](Napi::Env env) -> Napi::Value { return ToBuffer(env, std::move(*out)); });
   job->Pin(info, 0);
   job->Pin(info, 2);
+  if (a.has_aad) job->Pin(info, 3);
   job->Queue();
   return job->Promise();
 }

@@ -22,10 +22,14 @@ mc::EncodeOptions GetEncodeOptions(const Napi::CallbackInfo& info, size_t first)
   return o;
 }
 
+// The bound on a frame's raw length (maxBytes): a frame that claims more is corrupt, refused
+// before anything is allocated for it.
 uint64_t GetMaxRaw(const Napi::CallbackInfo& info, size_t index) {
   if (info.Length() <= index || info[index].IsUndefined()) return UINT64_MAX;
-  double v = info[index].As<Napi::Number>().DoubleValue();
-  return v < 0 ? 0 : static_cast<uint64_t>(v);
+  if (!info[index].IsNumber()) throw MakeError(info.Env(), "ERR_BAD_INPUT", "Expected a number for maxBytes");
+  const double v = info[index].As<Napi::Number>().DoubleValue();
+  if (!(v >= 0)) throw MakeError(info.Env(), "ERR_BAD_INPUT", "Expected a non-negative maxBytes");
+  return v >= 18446744073709551615.0 ? UINT64_MAX : static_cast<uint64_t>(v);
 }
 
 Napi::Value Compress(const Napi::CallbackInfo& info) {

@@ -80,6 +80,8 @@ class HashFileWorker : public Napi::AsyncProgressWorker<FileProgress> {
     } catch (const std::bad_alloc&) {
       code_ = "ERR_NO_MEMORY";
       SetError("out of memory");
+    } catch (const std::exception& e) {  // e.g. a thread that could not start: never terminate()
+      SetError(e.what());
     }
   }
   void OnProgress(const FileProgress* data, size_t count) override {

@@ -18,10 +18,12 @@ namespace mc {
 namespace {
 
 constexpr uint8_t kMagic[3] = {'M', 'C', 'E'};
-constexpr uint8_t kEnvelopeVersion = 1;
+constexpr uint8_t kEnvelopeVersion = 2;
+constexpr uint8_t kEnvelopeVersionNoAad = 1;  // read only, and only without an aad
 constexpr size_t kNonceOffset = 16;
 constexpr size_t kNonceSize = 12;
 constexpr char kKeyIdTag[] = "modelcache key id v1";
+constexpr char kAadTag[] = "modelcache aad v2";
 // EVP takes int lengths: feed large buffers in pieces well below INT_MAX.
 constexpr size_t kEvpPiece = 1u << 30;
 
@@ -73,17 +75,43 @@ void evp_update_all(EVP_CIPHER_CTX* ctx, const uint8_t* in, uint8_t* out, size_t
 
 }  // namespace
 
-void key_id(const uint8_t* key, size_t key_len, uint8_t out[8]) {
+namespace {
+
+// The first n bytes of SHA-256(tag || bytes).
+void tagged_sha256(const char* tag, size_t tag_len, const uint8_t* bytes, size_t len, uint8_t* out, size_t n) {
   EVP_MD_CTX* md = EVP_MD_CTX_new();
   if (md == nullptr) crypto_fail("EVP_MD_CTX_new");
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int dlen = 0;
   bool ok = EVP_DigestInit_ex(md, EVP_sha256(), nullptr) == 1 &&
-            EVP_DigestUpdate(md, kKeyIdTag, sizeof(kKeyIdTag) - 1) == 1 &&
-            EVP_DigestUpdate(md, key, key_len) == 1 && EVP_DigestFinal_ex(md, digest, &dlen) == 1;
+            EVP_DigestUpdate(md, tag, tag_len) == 1 && EVP_DigestUpdate(md, bytes, len) == 1 &&
+            EVP_DigestFinal_ex(md, digest, &dlen) == 1;
   EVP_MD_CTX_free(md);
-  if (!ok || dlen < 8) crypto_fail("SHA-256");
-  std::memcpy(out, digest, 8);
+  if (!ok || dlen < n) crypto_fail("SHA-256");
+  std::memcpy(out, digest, n);
+}
+
+void xor_aad_digest(Aad aad, uint8_t out[kNonceSize]) {
+  tagged_sha256(kAadTag, sizeof(kAadTag) - 1, aad.data, aad.size, out, kNonceSize);
+}
+
+// Feeds the GCM additional data: the envelope header, then the caller's aad.
+void gcm_aad(EVP_CIPHER_CTX* ctx, const uint8_t* header, Aad aad, bool encrypting) {
+  auto update = encrypting ? EVP_EncryptUpdate : EVP_DecryptUpdate;
+  int n = 0;
+  if (update(ctx, nullptr, &n, header, kEnvelopeHeaderSize) != 1) crypto_fail("AES-GCM additional data");
+  size_t off = 0;
+  while (off < aad.size) {
+    int piece = static_cast<int>(std::min(kEvpPiece, aad.size - off));
+    if (update(ctx, nullptr, &n, aad.data + off, piece) != 1) crypto_fail("AES-GCM additional data");
+    off += piece;
+  }
+}
+
+}  // namespace
+
+void key_id(const uint8_t* key, size_t key_len, uint8_t out[8]) {
+  tagged_sha256(kKeyIdTag, sizeof(kKeyIdTag) - 1, key, key_len, out, 8);
 }
 
 size_t envelope_size(CipherAlgorithm alg, size_t plaintext_len) {
@@ -91,7 +119,7 @@ size_t envelope_size(CipherAlgorithm alg, size_t plaintext_len) {
 }
 
 std::vector<uint8_t> encrypt(CipherAlgorithm alg, const uint8_t* key, size_t key_len,
-                             const uint8_t* data, size_t len) {
+                             const uint8_t* data, size_t len, Aad aad) {
   check_key(alg, key_len);
   std::vector<uint8_t> out(envelope_size(alg, len));
   uint8_t* h = out.data();
@@ -102,6 +130,7 @@ std::vector<uint8_t> encrypt(CipherAlgorithm alg, const uint8_t* key, size_t key
   uint8_t* body = h + kEnvelopeHeaderSize;
 
   if (alg == CipherAlgorithm::kXor) {
+    xor_aad_digest(aad, h + kNonceOffset);
     xor_with_key(data, body, len, key, key_len);
     return out;
   }
@@ -111,9 +140,9 @@ std::vector<uint8_t> encrypt(CipherAlgorithm alg, const uint8_t* key, size_t key
   int n = 0;
   if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceSize, nullptr) != 1 ||
-      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, key, h + kNonceOffset) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), nullptr, &n, h, kEnvelopeHeaderSize) != 1)
+      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, key, h + kNonceOffset) != 1)
     crypto_fail("AES-GCM init");
+  gcm_aad(ctx.get(), h, aad, true);
   evp_update_all(ctx.get(), data, body, len, EVP_EncryptUpdate);
   if (EVP_EncryptFinal_ex(ctx.get(), body + len, &n) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kGcmTagSize, body + len) != 1)
@@ -122,13 +151,13 @@ std::vector<uint8_t> encrypt(CipherAlgorithm alg, const uint8_t* key, size_t key
 }
 
 std::vector<uint8_t> decrypt(CipherAlgorithm alg, const uint8_t* key, size_t key_len,
-                             const uint8_t* env, size_t len) {
+                             const uint8_t* env, size_t len, Aad aad) {
   check_key(alg, key_len);
   if (len < kEnvelopeHeaderSize || std::memcmp(env, kMagic, 3) != 0)
     throw Error(ErrorCode::kCorrupt, "not an encrypted modelcache value (bad magic)");
-  if (env[3] != kEnvelopeVersion)
+  if (env[3] != kEnvelopeVersion && env[3] != kEnvelopeVersionNoAad)
     throw Error(ErrorCode::kCorrupt,
-                "unsupported envelope version " + std::to_string(env[3]) + " (expected 1)");
+                "unsupported envelope version " + std::to_string(env[3]) + " (expected 1 or 2)");
   if (env[4] != static_cast<uint8_t>(CipherAlgorithm::kAes256Gcm) &&
       env[4] != static_cast<uint8_t>(CipherAlgorithm::kXor))
     throw Error(ErrorCode::kCorrupt, "unknown cipher algorithm in envelope");
@@ -140,11 +169,17 @@ std::vector<uint8_t> decrypt(CipherAlgorithm alg, const uint8_t* key, size_t key
   key_id(key, key_len, id);
   if (std::memcmp(id, env + 8, 8) != 0)
     throw Error(ErrorCode::kDecrypt, "wrong key: the value was encrypted with a different key");
+  if (env[3] == kEnvelopeVersionNoAad && aad.size != 0)
+    throw Error(ErrorCode::kDecrypt,
+                "another context: the value was encrypted by an older version without an aad");
 
   const uint8_t* body = env + kEnvelopeHeaderSize;
   if (alg == CipherAlgorithm::kXor) {
-    if (env[kNonceOffset] != 0 || std::memcmp(env + kNonceOffset, env + kNonceOffset + 1, kNonceSize - 1) != 0)
-      throw Error(ErrorCode::kDecrypt, "authentication failed: envelope header was modified");
+    uint8_t expected[kNonceSize] = {};
+    if (env[3] == kEnvelopeVersion) xor_aad_digest(aad, expected);
+    if (std::memcmp(env + kNonceOffset, expected, kNonceSize) != 0)
+      throw Error(ErrorCode::kDecrypt,
+                  "another context: the value was encrypted with another aad (or its header was modified)");
     std::vector<uint8_t> out(len - kEnvelopeHeaderSize);
     xor_with_key(body, out.data(), out.size(), key, key_len);
     return out;
@@ -158,9 +193,9 @@ std::vector<uint8_t> decrypt(CipherAlgorithm alg, const uint8_t* key, size_t key
   int n = 0;
   if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kNonceSize, nullptr) != 1 ||
-      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, key, env + kNonceOffset) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), nullptr, &n, env, kEnvelopeHeaderSize) != 1)
+      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, key, env + kNonceOffset) != 1)
     crypto_fail("AES-GCM init");
+  gcm_aad(ctx.get(), env, aad, false);
   evp_update_all(ctx.get(), body, out.data(), clen, EVP_DecryptUpdate);
   uint8_t tag[kGcmTagSize];
   std::memcpy(tag, body + clen, kGcmTagSize);
@@ -169,7 +204,8 @@ std::vector<uint8_t> decrypt(CipherAlgorithm alg, const uint8_t* key, size_t key
   if (EVP_DecryptFinal_ex(ctx.get(), out.data() + clen, &n) != 1) {
     // Never hand back unauthenticated plaintext, not even in memory we free.
     if (!out.empty()) OPENSSL_cleanse(out.data(), out.size());
-    throw Error(ErrorCode::kDecrypt, "authentication failed: the encrypted value was modified");
+    throw Error(ErrorCode::kDecrypt,
+                "authentication failed: the encrypted value was modified or belongs to another aad");
   }
   return out;
 }

@@ -29,7 +29,9 @@ constexpr size_t kTreeChunk = 16u << 20;
 using Progress = std::function<void(uint64_t done, uint64_t total)>;
 Digest128 tree_hash(const uint8_t* data, size_t len, const Progress& progress = nullptr);
 
-// Maps the file read-only and tree-hashes it. Throws Error(kIo) if it cannot be read.
+// Tree-hashes a regular file, reading it with pread (never through a map, so a file truncated
+// meanwhile is an error, not SIGBUS). Throws Error(kIo) if it cannot be read, or if it changed
+// while it was hashed (a short read, or size, mtime, ctime or inode differ at the end).
 Digest128 hash_file(const std::string& path, const Progress& progress = nullptr);
 
 }  // namespace mc

@@ -22,28 +22,32 @@ const CipherAlgorithm kAlgs[] = {CipherAlgorithm::kAes256Gcm, CipherAlgorithm::k
 Bytes key_a() { return mc_test::pseudo_random_bytes(32, 101); }
 Bytes key_b() { return mc_test::pseudo_random_bytes(32, 102); }
 
-Bytes enc(CipherAlgorithm alg, const Bytes& key, const Bytes& pt) {
-  return mc::encrypt(alg, key.data(), key.size(), pt.data(), pt.size());
+mc::Aad aad_of(const Bytes& aad) { return mc::Aad{aad.data(), aad.size()}; }
+
+Bytes enc(CipherAlgorithm alg, const Bytes& key, const Bytes& pt, const Bytes& aad = {}) {
+  return mc::encrypt(alg, key.data(), key.size(), pt.data(), pt.size(), aad_of(aad));
 }
-Bytes dec(CipherAlgorithm alg, const Bytes& key, const Bytes& env) {
-  return mc::decrypt(alg, key.data(), key.size(), env.data(), env.size());
+Bytes dec(CipherAlgorithm alg, const Bytes& key, const Bytes& env, const Bytes& aad = {}) {
+  return mc::decrypt(alg, key.data(), key.size(), env.data(), env.size(), aad_of(aad));
 }
 
-// SHA-256("modelcache key id v1" || key)[0..8), computed here without cipher.cc.
-Bytes ref_key_id(const Bytes& key) {
-  static const char kTag[] = "modelcache key id v1";
-  Bytes msg(kTag, kTag + sizeof(kTag) - 1);
-  msg.insert(msg.end(), key.begin(), key.end());
+Bytes text(const char* s) { return Bytes(s, s + std::strlen(s)); }
+
+// First n bytes of SHA-256(tag || bytes), computed here without cipher.cc.
+Bytes ref_sha256(const char* tag, const Bytes& bytes, size_t n) {
+  Bytes msg = text(tag);
+  msg.insert(msg.end(), bytes.begin(), bytes.end());
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
-  if (EVP_Digest(msg.data(), msg.size(), md, &md_len, EVP_sha256(), nullptr) != 1 || md_len != 32) {
-    std::abort();
-  }
-  return Bytes(md, md + 8);
+  if (EVP_Digest(msg.data(), msg.size(), md, &md_len, EVP_sha256(), nullptr) != 1 || md_len != 32) std::abort();
+  return Bytes(md, md + n);
 }
 
-Bytes header(CipherAlgorithm alg, const Bytes& key, const Bytes& nonce) {
-  Bytes h = {'M', 'C', 'E', 1, static_cast<uint8_t>(alg), 0, 0, 0};
+// SHA-256("modelcache key id v1" || key)[0..8).
+Bytes ref_key_id(const Bytes& key) { return ref_sha256("modelcache key id v1", key, 8); }
+
+Bytes header(CipherAlgorithm alg, const Bytes& key, const Bytes& nonce, uint8_t version = 2) {
+  Bytes h = {'M', 'C', 'E', version, static_cast<uint8_t>(alg), 0, 0, 0};
   Bytes id = ref_key_id(key);
   h.insert(h.end(), id.begin(), id.end());
   h.insert(h.end(), nonce.begin(), nonce.end());
@@ -98,9 +102,9 @@ MC_TEST(round_trip_at_sizes_0_1_and_1MiB) {
 MC_TEST(envelope_header_carries_magic_algorithm_and_key_id) {
   for (auto alg : kAlgs) {
     Bytes env = enc(alg, key_a(), Bytes(10, 0x55));
-    MC_CHECK_EQ(slice(env, 0, 8), (Bytes{'M', 'C', 'E', 1, static_cast<uint8_t>(alg), 0, 0, 0}));
+    MC_CHECK_EQ(slice(env, 0, 8), (Bytes{'M', 'C', 'E', 2, static_cast<uint8_t>(alg), 0, 0, 0}));
     MC_CHECK_EQ(slice(env, 8, 16), ref_key_id(key_a()));
-    if (alg == CipherAlgorithm::kXor) MC_CHECK_EQ(slice(env, 16, 28), Bytes(12, 0));
+    if (alg == CipherAlgorithm::kXor) MC_CHECK_EQ(slice(env, 16, 28), ref_sha256("modelcache aad v2", {}, 12));
   }
 }
 
@@ -147,6 +151,56 @@ MC_TEST(aes_envelope_from_encrypt_decrypts_with_evp_and_header_as_aad) {
   other_hdr[5] ^= 1;
   evp_gcm(false, key, nonce, other_hdr, slice(env, 28, env.size()), &ok);
   MC_CHECK(!ok);  // the header really is the additional data
+}
+
+MC_TEST(aes_envelope_authenticates_the_header_followed_by_the_aad) {
+  Bytes key = key_a();
+  Bytes aad = text("session\0key-1");
+  Bytes pt = mc_test::pseudo_random_bytes(300, 403);
+  Bytes env = enc(CipherAlgorithm::kAes256Gcm, key, pt, aad);
+  Bytes ad = slice(env, 0, mc::kEnvelopeHeaderSize);
+  ad.insert(ad.end(), aad.begin(), aad.end());
+  bool ok = false;
+  MC_CHECK_EQ(evp_gcm(false, key, slice(env, 16, 28), ad, slice(env, 28, env.size()), &ok), pt);
+  MC_CHECK(ok);
+}
+
+MC_TEST(a_value_decrypts_only_with_the_aad_it_was_encrypted_with) {
+  const Bytes k1 = text("ns/K1"), k2 = text("ns/K2");
+  for (auto alg : kAlgs) {
+    Bytes pt = mc_test::pseudo_random_bytes(64, 404);
+    Bytes env = enc(alg, key_a(), pt, k1);
+    MC_CHECK_EQ(dec(alg, key_a(), env, k1), pt);
+    const char* why = alg == CipherAlgorithm::kXor ? "another context" : "authentication failed";
+    MC_CHECK_THROWS_MSG(dec(alg, key_a(), env, k2), ErrorCode::kDecrypt, why);
+    MC_CHECK_THROWS_MSG(dec(alg, key_a(), env), ErrorCode::kDecrypt, why);
+    MC_CHECK_THROWS_MSG(dec(alg, key_a(), enc(alg, key_a(), pt), k1), ErrorCode::kDecrypt, why);
+  }
+}
+
+MC_TEST(a_large_aad_is_bound_in_full) {
+  Bytes aad = mc_test::pseudo_random_bytes(3 << 20, 405);
+  Bytes env = enc(CipherAlgorithm::kAes256Gcm, key_a(), Bytes(10, 1), aad);
+  MC_CHECK_EQ(dec(CipherAlgorithm::kAes256Gcm, key_a(), env, aad), Bytes(10, 1));
+  aad.back() ^= 1;
+  MC_CHECK_THROWS_CODE(dec(CipherAlgorithm::kAes256Gcm, key_a(), env, aad), ErrorCode::kDecrypt);
+}
+
+MC_TEST(a_version_1_envelope_decrypts_without_aad_and_is_refused_with_one) {
+  Bytes key = key_a();
+  Bytes nonce = mc_test::pseudo_random_bytes(12, 406);
+  Bytes pt = text("written before aad existed");
+  Bytes env = header(CipherAlgorithm::kAes256Gcm, key, nonce, 1);
+  bool ok = false;
+  Bytes ct_tag = evp_gcm(true, key, nonce, env, pt, &ok);
+  env.insert(env.end(), ct_tag.begin(), ct_tag.end());
+  MC_CHECK_EQ(dec(CipherAlgorithm::kAes256Gcm, key, env), pt);
+  MC_CHECK_THROWS_MSG(dec(CipherAlgorithm::kAes256Gcm, key, env, text("K1")), ErrorCode::kDecrypt,
+                      "older version without an aad");
+  Bytes x = header(CipherAlgorithm::kXor, key, Bytes(12, 0), 1);
+  for (size_t i = 0; i < pt.size(); ++i) x.push_back(pt[i] ^ key[i % key.size()]);
+  MC_CHECK_EQ(dec(CipherAlgorithm::kXor, key, x), pt);
+  MC_CHECK_THROWS_CODE(dec(CipherAlgorithm::kXor, key, x, text("K1")), ErrorCode::kDecrypt);
 }
 
 MC_TEST(wrong_key_is_reported_as_wrong_key) {

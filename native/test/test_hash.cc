@@ -2,7 +2,12 @@
 // xxHash itself (header-only here) rather than against hash.cc's own output.
 #include "hash.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -148,4 +153,60 @@ MC_TEST(hash_file_of_a_missing_path_throws_io) {
 
 MC_TEST(hash_file_of_a_directory_throws_io) {
   MC_CHECK_THROWS_CODE(mc::hash_file("/"), mc::ErrorCode::kIo);
+}
+
+MC_TEST(hash_file_of_a_fifo_throws_io_without_waiting_for_a_writer) {
+  mc_test::TempFile file;
+  ::unlink(file.path().c_str());
+  MC_CHECK_EQ(::mkfifo(file.path().c_str(), 0600), 0);
+  MC_CHECK_THROWS_MSG(mc::hash_file(file.path()), mc::ErrorCode::kIo, "not a regular file");
+}
+
+namespace {
+
+// A file of several leaves whose mtime lies in the past, so that any write moves it.
+std::vector<uint8_t> aged_file(const mc_test::TempFile& file, size_t n) {
+  auto data = mc_test::pseudo_random_bytes(n, 77);
+  int fd = ::open(file.path().c_str(), O_WRONLY | O_TRUNC);
+  MC_CHECK(fd >= 0);
+  MC_CHECK_EQ(::pwrite(fd, data.data(), n, 0), static_cast<ssize_t>(n));
+  const struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+  MC_CHECK_EQ(::futimens(fd, old), 0);
+  ::close(fd);
+  return data;
+}
+
+}  // namespace
+
+MC_TEST(hash_file_of_a_file_truncated_while_hashed_throws_io) {
+  mc_test::TempFile file;
+  aged_file(file, 4 * mc::kTreeChunk);
+  std::atomic<bool> cut{false};
+  MC_CHECK_THROWS_MSG(mc::hash_file(file.path(), [&](uint64_t, uint64_t) {
+                        if (!cut.exchange(true)) MC_CHECK_EQ(::truncate(file.path().c_str(), 100), 0);
+                      }),
+                      mc::ErrorCode::kIo, "changed while it was hashed");
+}
+
+MC_TEST(hash_file_of_a_file_rewritten_in_place_while_hashed_throws_io) {
+  mc_test::TempFile file;
+  aged_file(file, 3 * mc::kTreeChunk);
+  std::atomic<bool> written{false};
+  MC_CHECK_THROWS_MSG(mc::hash_file(file.path(), [&](uint64_t, uint64_t) {
+                        if (written.exchange(true)) return;
+                        int fd = ::open(file.path().c_str(), O_WRONLY);
+                        MC_CHECK_EQ(::pwrite(fd, "x", 1, 0), 1);
+                        ::close(fd);
+                      }),
+                      mc::ErrorCode::kIo, "it was modified");
+}
+
+MC_TEST(hash_file_does_not_depend_on_the_read_piece_or_leaf_boundaries) {
+  // Lengths around the leaf size and the 256 KiB read piece.
+  for (size_t n : {size_t(256 << 10), size_t((256 << 10) + 1), mc::kTreeChunk - 1, mc::kTreeChunk,
+                   2 * mc::kTreeChunk + (256 << 10) - 1}) {
+    auto data = mc_test::pseudo_random_bytes(n, n);
+    mc_test::TempFile file(data);
+    MC_CHECK_EQ(hex(mc::hash_file(file.path())), ref_tree_hex(data.data(), data.size()));
+  }
 }

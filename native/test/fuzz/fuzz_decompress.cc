@@ -1,6 +1,7 @@
 // Fuzz target for the frame decoder: any input must end in success or mc::Error, never a crash,
 // an out-of-bounds access or another exception type. A frame that decodes must survive a
-// re-encode/decode round trip with the same options.
+// re-encode/decode round trip with the same options, and a bound on the raw length (what a
+// caller can hold) must refuse, as corrupt, every frame that claims more.
 //
 // Most random frames fail the header checksum first, so each input is also tried a second time
 // with that checksum recomputed: the chunk table and payload checks are then reached as well.
@@ -39,6 +40,21 @@ void decode_one(const uint8_t* data, size_t size) {
     return;  // the expected outcome for bad bytes
   }
 
+  // Bounded: exactly the raw length passes, one byte less is corrupt (checked before allocating).
+  try {
+    mc::inspect(data, size, info.raw_length);
+  } catch (const mc::Error& e) {
+    bug("inspect with max_raw = raw length threw: ", e.what());
+  }
+  if (info.raw_length > 0) {
+    try {
+      mc::inspect(data, size, info.raw_length - 1);
+      bug("inspect accepted a raw length above max_raw");
+    } catch (const mc::Error& e) {
+      if (e.code() != mc::ErrorCode::kCorrupt) bug("a raw length above max_raw is not kCorrupt: ", e.what());
+    }
+  }
+
   // Decoded: the whole-buffer decode must agree, and a round trip with the frame's own options
   // must give the same bytes. An mc::Error here means encoder and decoder disagree on validity.
   try {
@@ -60,8 +76,19 @@ void decode_one(const uint8_t* data, size_t size) {
 
 }  // namespace
 
+// A small bound taken from the input (what a caller with little memory passes): whatever the
+// frame claims, the decoder may never hand back more.
+void decode_bounded(const uint8_t* data, size_t size) {
+  const uint64_t bound = size == 0 ? 0 : uint64_t(data[size - 1]) * 97;
+  try {
+    if (mc::decode(data, size, bound).size() > bound) bug("decode returned more than max_raw");
+  } catch (const mc::Error&) {
+  }
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   decode_one(data, size);
+  decode_bounded(data, size);
 
   // Second pass with a valid header checksum (XXH3-64 low 32 bits of bytes 0..31 + chunk table).
   if (size >= mc::kFrameHeaderSize) {

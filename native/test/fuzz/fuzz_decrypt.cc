@@ -1,5 +1,6 @@
-// Fuzz target for envelope decryption with fixed keys: any input must end in success or
-// mc::Error. A plaintext that comes out must encrypt and decrypt back to itself.
+// Fuzz target for envelope decryption with fixed keys and aads: any input must end in success
+// or mc::Error. A plaintext that comes out must encrypt and decrypt back to itself, and must never
+// come out with another aad: a value bound to one cache key is never served for another.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -16,27 +17,42 @@ namespace {
   std::abort();
 }
 
+mc::Aad aad_of(const uint8_t* p, size_t n) { return mc::Aad{p, n}; }
+
 void decrypt_one(mc::CipherAlgorithm alg, const uint8_t* key, size_t key_len, const uint8_t* data,
-                 size_t size) {
+                 size_t size, mc::Aad aad, mc::Aad other) {
   std::vector<uint8_t> plain;
   try {
-    plain = mc::decrypt(alg, key, key_len, data, size);
+    plain = mc::decrypt(alg, key, key_len, data, size, aad);
   } catch (const mc::Error&) {
     return;
   }
   if (size != mc::envelope_size(alg, plain.size())) bug("plaintext length does not match the envelope");
   try {
-    std::vector<uint8_t> env = mc::encrypt(alg, key, key_len, plain.data(), plain.size());
-    if (mc::decrypt(alg, key, key_len, env.data(), env.size()) != plain) bug("round trip changed the bytes");
+    mc::decrypt(alg, key, key_len, data, size, other);
+    bug("an envelope decrypted with two different aads");
+  } catch (const mc::Error& e) {
+    if (e.code() != mc::ErrorCode::kDecrypt) bug("another aad gave an error other than kDecrypt: ", e.what());
+  }
+  try {
+    std::vector<uint8_t> env = mc::encrypt(alg, key, key_len, plain.data(), plain.size(), aad);
+    if (mc::decrypt(alg, key, key_len, env.data(), env.size(), aad) != plain) bug("round trip changed the bytes");
   } catch (const mc::Error& e) {
     bug("round trip of a decryptable envelope threw: ", e.what());
   }
 }
 
+void decrypt_all(mc::CipherAlgorithm alg, const uint8_t* key, size_t key_len, const uint8_t* data, size_t size) {
+  const mc::Aad none{};
+  const mc::Aad fixed = aad_of(mc_fuzz::kAad, sizeof(mc_fuzz::kAad));
+  decrypt_one(alg, key, key_len, data, size, none, fixed);
+  decrypt_one(alg, key, key_len, data, size, fixed, none);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  decrypt_one(mc::CipherAlgorithm::kAes256Gcm, mc_fuzz::kAesKey, sizeof(mc_fuzz::kAesKey), data, size);
-  decrypt_one(mc::CipherAlgorithm::kXor, mc_fuzz::kXorKey, sizeof(mc_fuzz::kXorKey), data, size);
+  decrypt_all(mc::CipherAlgorithm::kAes256Gcm, mc_fuzz::kAesKey, sizeof(mc_fuzz::kAesKey), data, size);
+  decrypt_all(mc::CipherAlgorithm::kXor, mc_fuzz::kXorKey, sizeof(mc_fuzz::kXorKey), data, size);
   return 0;
 }

@@ -1,5 +1,5 @@
-// The fixed keys of the decrypt fuzz target, shared with the seed generator so that the seed
-// envelopes get past the key id check.
+// The fixed keys and aad of the decrypt fuzz target, shared with the seed generator so that the
+// seed envelopes get past the key id check and authenticate.
 #pragma once
 #include <cstdint>
 
@@ -9,5 +9,7 @@ inline constexpr uint8_t kAesKey[32] = {
     0x6d, 0x6f, 0x64, 0x65, 0x6c, 0x63, 0x61, 0x63, 0x68, 0x65, 0x2d, 0x66, 0x75, 0x7a, 0x7a, 0x2d,
     0x61, 0x65, 0x73, 0x2d, 0x6b, 0x65, 0x79, 0x2d, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37};
 inline constexpr uint8_t kXorKey[5] = {0x78, 0x6f, 0x72, 0x21, 0x3f};
+// What a cache binds a value to: its namespace and key.
+inline constexpr uint8_t kAad[13] = {'s', 'e', 's', 's', 'i', 'o', 'n', 0, 'k', 'e', 'y', '-', '1'};
 
 }  // namespace mc_fuzz

@@ -1,7 +1,8 @@
 // Writes the seed corpora of the fuzz targets (committed, a few KB):
 //   <root>/decompress/*  valid frames: every codec, with and without byte-shuffle, one and many
 //                        chunks, incompressible (stored) chunks, empty input, lz4hc
-//   <root>/decrypt/*     valid envelopes for the fixed keys of fuzz_decrypt (fuzz_keys.h)
+//   <root>/decrypt/*     valid envelopes for the fixed keys of fuzz_decrypt (fuzz_keys.h), without
+//                        and with its fixed aad (v1-* are version-1 envelopes kept from before aad)
 // Usage: mc_make_corpus native/test/corpus   (or: node scripts/fuzz.mjs --make-corpus)
 // Frames are deterministic; AES envelopes carry a random nonce, so they change on every run.
 #include <sys/stat.h>
@@ -105,12 +106,16 @@ int main(int argc, char** argv) {
   for (size_t n : {size_t(0), size_t(1), size_t(64)}) {
     Bytes pt = text(n);
     std::string suffix = std::to_string(n);
-    ok = write(root + "/decrypt/aes-" + suffix,
-               mc::encrypt(mc::CipherAlgorithm::kAes256Gcm, mc_fuzz::kAesKey, sizeof(mc_fuzz::kAesKey),
-                           pt.data(), pt.size())) && ok;
-    ok = write(root + "/decrypt/xor-" + suffix,
-               mc::encrypt(mc::CipherAlgorithm::kXor, mc_fuzz::kXorKey, sizeof(mc_fuzz::kXorKey),
-                           pt.data(), pt.size())) && ok;
+    for (const bool bound : {false, true}) {
+      const mc::Aad aad = bound ? mc::Aad{mc_fuzz::kAad, sizeof(mc_fuzz::kAad)} : mc::Aad{};
+      const std::string name = (bound ? "-aad-" : "-") + suffix;
+      ok = write(root + "/decrypt/aes" + name,
+                 mc::encrypt(mc::CipherAlgorithm::kAes256Gcm, mc_fuzz::kAesKey, sizeof(mc_fuzz::kAesKey),
+                             pt.data(), pt.size(), aad)) && ok;
+      ok = write(root + "/decrypt/xor" + name,
+                 mc::encrypt(mc::CipherAlgorithm::kXor, mc_fuzz::kXorKey, sizeof(mc_fuzz::kXorKey),
+                             pt.data(), pt.size(), aad)) && ok;
+    }
   }
   return ok ? 0 : 1;
 }

@@ -1,7 +1,6 @@
 // `modelcache shared ls | get | delete | gc`: the pipeline outputs of a shared blob container,
 // reached with --container-url (or MODELCACHE_CONTAINER_URL) or a connection string
 // (--connection-string or AZURE_STORAGE_CONNECTION_STRING) and --container.
-import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatBytes } from '../../format.js';
@@ -9,6 +8,7 @@ import { createProgress } from '../../progress.js';
 import { SharedStore, type SharedEntry } from '../../pipeline/shared.js';
 import { AzureBlobTier } from '../../store/azure.js';
 import { action, type GlobalOptions } from '../action.js';
+import { placeInto } from '../place.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, formatDate, plural, relativeTime, table, type Output } from '../output.js';
 
 interface SharedOptions extends GlobalOptions {
@@ -101,18 +101,17 @@ async function get(out: Output, opts: SharedOptions & { out?: string }, id: stri
     const hit = await store.lookup(id);
     if (!hit) throw new CliError(`no output ${id} in the shared store`);
     const dest = resolve(opts.out ?? id);
-    await mkdir(dest, { recursive: true });
-    const bar = createProgress(`downloading ${id.slice(0, 12)}`, hit.manifest.size, { bytes: true });
-    let ok: boolean;
-    try {
-      ok = await store.download(hit, dest, { onProgress: (done) => bar.update(done) });
-    } finally {
-      bar.done();
-    }
-    if (!ok) {
-      await rm(dest, { recursive: true, force: true });
-      throw new CliError(`output ${id} could not be downloaded or failed verification`);
-    }
+    // Staged, never replacing: a damaged or hostile entry can only ever cost what this command made.
+    await placeInto(dest, async (staging) => {
+      const bar = createProgress(`downloading ${id.slice(0, 12)}`, hit.manifest.size, { bytes: true });
+      let ok: boolean;
+      try {
+        ok = await store.download(hit, staging, { onProgress: (done) => bar.update(done) });
+      } finally {
+        bar.done();
+      }
+      if (!ok) throw new CliError(`output ${id} could not be downloaded or failed verification`);
+    });
     const path = hit.manifest.kind === 'file' ? join(dest, hit.manifest.main!) : dest;
     if (out.json) out.data({ id, path, kind: hit.manifest.kind, files: hit.manifest.files, bytes: hit.manifest.size, run: hit.manifest.run });
     else out.line(`${path}  (${plural(hit.manifest.files.length, 'file', 'files')}, ${formatBytes(hit.manifest.size)}, verified; made by ${hit.manifest.run.pass.name})`);
@@ -174,7 +173,7 @@ export function addSharedCommands(program: Command): void {
     .command('get')
     .description('download an output, verified against its manifest')
     .argument('<id>', 'output id (32 hex)')
-    .option('--out <dir>', 'destination folder (default: ./<id>)')
+    .option('--out <dir>', 'destination folder, created if missing; existing files in it are never replaced (default: ./<id>)')
     .action(action(get));
   shared
     .command('delete')

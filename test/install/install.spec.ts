@@ -3,7 +3,7 @@
 // serves what this repository already installed), with install scripts and without; then where no
 // prebuild matches, with and without build tools.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -86,7 +86,15 @@ function linkOnnxruntime(c: Consumer): void {
   symlinkSync(join(repoRoot, 'node_modules', 'onnxruntime-node'), join(c.dir, 'node_modules', 'onnxruntime-node'), 'dir');
 }
 
-function describeWorkingInstall(title: string, installArgs: string[]): void {
+// The README's smallest programs, as they stand under "In your project".
+function readmePrograms(): string[] {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const start = readme.indexOf('## In your project');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  return [...section.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]);
+}
+
+function describeWorkingInstall(title: string, installArgs: string[], { readme = false } = {}): void {
   describe(title, () => {
     let c: Consumer;
     let install: RunResult;
@@ -127,6 +135,21 @@ function describeWorkingInstall(title: string, installArgs: string[]): void {
     it('loads the prebuilt addon', async () => {
       expect(await loadedAddon(c)).toBe(join(c.dir, 'node_modules', 'modelcache', PREBUILD));
     });
+
+    if (readme) {
+      it("runs the README's smallest programs, twice (a miss, then a hit)", async () => {
+        const programs = readmePrograms();
+        expect(programs).toHaveLength(3);
+        copyFileSync(join(repoRoot, 'node_modules', '@gutenye', 'ocr-models', 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx'), join(c.dir, 'model.onnx'));
+        for (const [i, source] of programs.entries()) {
+          writeFileSync(join(c.dir, `readme-${i}.mjs`), source);
+          for (let n = 0; n < 2; n++) {
+            const r = await c.node([`readme-${i}.mjs`], { MODELCACHE_DIR: join(c.dir, 'modelcache-dir') });
+            expect(r.code, `program ${i}, run ${n + 1}: ${failure(r)}`).toBe(0);
+          }
+        }
+      });
+    }
   });
 }
 
@@ -141,7 +164,7 @@ describe('the packed tarball', () => {
   });
 });
 
-describeWorkingInstall('installed with install scripts', []);
+describeWorkingInstall('installed with install scripts', [], { readme: true });
 describeWorkingInstall('installed with --ignore-scripts', ['--ignore-scripts']);
 
 describe('installed where no prebuild matches, without build tools', () => {

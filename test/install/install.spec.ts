@@ -21,6 +21,9 @@ let registry: LocalRegistry;
 let tools: string;
 let tarball: string;
 let tarballWithoutPrebuild: string;
+// The source build takes the longest (a compile on 2 cores): started as soon as the tarball is
+// there, it runs while the other installs do.
+let sourceBuild: { consumer: Consumer; install: Promise<RunResult> };
 
 // This process's environment minus the switches that pick an addon for the tests.
 function repoEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -44,6 +47,8 @@ beforeAll(async () => {
   rmSync(join(unpacked, 'package', 'prebuilds'), { recursive: true });
   tarballWithoutPrebuild = join(work, 'without-prebuild.tgz');
   execFileSync('tar', ['czf', tarballWithoutPrebuild, '-C', unpacked, 'package']);
+  const consumer = project('source-build', true);
+  sourceBuild = { consumer, install: consumer.npm(['install', tarballWithoutPrebuild], 600_000) };
 });
 
 afterAll(async () => {
@@ -195,8 +200,8 @@ describe('built from source at install (build tools present, no prebuild)', () =
   let c: Consumer;
   let install: RunResult;
   beforeAll(async () => {
-    c = project('source-build', true);
-    install = await c.npm(['install', tarballWithoutPrebuild], 600_000);
+    c = sourceBuild.consumer;
+    install = await sourceBuild.install;
   });
 
   it('builds the addon from the bundled sources and loads it', async () => {

@@ -1,19 +1,26 @@
-# Third-party C sources come from npm packages that ship them, pinned exactly in package.json:
+# Third-party C sources come from npm packages that ship them, pinned exactly in package.json
+# (devDependencies):
 #   zstd   <- zstd-napi    (deps/zstd/lib)
 #   lz4    <- lz4          (deps/lz4/lib)
 #   xxHash <- xxhash-addon (xxHash/)
-# They are found with Node's own module resolution, so a hoisted or nested node_modules both work.
+# The published package carries a copy of the files we build under deps/<package>/, with the same
+# paths as in the package (scripts/pack.mjs makes it at `npm pack`); a clone reads them from
+# node_modules, found with Node's own module resolution, so a hoisted or nested tree both work.
 
 find_program(MODELCACHE_NODE NAMES node nodejs REQUIRED)
 
 function(modelcache_resolve_package out pkg)
+  if(IS_DIRECTORY "${PROJECT_SOURCE_DIR}/deps/${pkg}")
+    set(${out} "${PROJECT_SOURCE_DIR}/deps/${pkg}" PARENT_SCOPE)
+    return()
+  endif()
   execute_process(
     COMMAND "${MODELCACHE_NODE}" -p "require('path').dirname(require.resolve('${pkg}/package.json'))"
     WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}"
     OUTPUT_VARIABLE dir OUTPUT_STRIP_TRAILING_WHITESPACE
     RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0 OR NOT IS_DIRECTORY "${dir}")
-    message(FATAL_ERROR "modelcache: npm package '${pkg}' not found (run npm install); it ships the C sources we build")
+    message(FATAL_ERROR "modelcache: the C sources from the npm package '${pkg}' are neither bundled under deps/ nor installed (in a clone, run npm install)")
   endif()
   set(${out} "${dir}" PARENT_SCOPE)
 endfunction()

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // `npm test`: the TypeScript build, the C++ unit tests under ASan+UBSan, a short fuzz run of every
-// decoder of stored bytes, and the vitest suite. Ends with one plain summary line:
+// decoder of stored bytes, the vitest suite, and the install tests (the packed package installed
+// into empty projects). Ends with one plain summary line:
 //   N passed, N failed[, N skipped]
+// MODELCACHE_TEST_ADDON=prebuild (set by .ci/run) runs the vitest suite against the prebuilt addon
+// that `npm pack` ships instead of build/Release, so CI proves that the prebuild passes it too.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,14 +13,14 @@ import { join } from 'node:path';
 const ci = Boolean(process.env.CI);
 const fuzzSeconds = process.env.MODELCACHE_FUZZ_SECONDS ?? (ci ? '30' : '10');
 
-function run(cmd, args, { capture = false } = {}) {
+function run(cmd, args, { capture = false, quiet = false, env = process.env } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', capture ? 'pipe' : 'inherit', 'inherit'] });
+    const child = spawn(cmd, args, { env, stdio: ['ignore', capture ? 'pipe' : 'inherit', 'inherit'] });
     let out = '';
     if (capture) {
       child.stdout.on('data', (d) => {
         out += d;
-        process.stdout.write(d);
+        if (!quiet) process.stdout.write(d);
       });
     }
     child.on('close', (code) => resolve({ code: code ?? 1, out }));
@@ -67,13 +70,14 @@ for (const [name, args] of [
   if (s.failed > 0 || r.code !== 0) failures.push(name);
 }
 
-// 4. vitest, with a JSON report to count from.
-{
+// 4. vitest, with a JSON report to count from; 5. the install tests, after it: they pack the
+// repository, which rebuilds dist/ and the prebuild under the feet of any test that loads them.
+async function vitest(name, args, env = process.env) {
   const dir = mkdtempSync(join(tmpdir(), 'modelcache-vitest-'));
   const report = join(dir, 'report.json');
   const r = await run(process.execPath, [
-    'node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`,
-  ]);
+    'node_modules/vitest/vitest.mjs', 'run', ...args, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`,
+  ], { env });
   try {
     const j = JSON.parse(readFileSync(report, 'utf8'));
     totals.passed += j.numPassedTests;
@@ -81,14 +85,43 @@ for (const [name, args] of [
     totals.skipped += (j.numPendingTests ?? 0) + (j.numTodoTests ?? 0);
     // A suite that failed to load has no failed test but must still fail the run.
     if (j.numFailedTestSuites > 0 && j.numFailedTests === 0) totals.failed += j.numFailedTestSuites;
-    if (r.code !== 0) failures.push('vitest');
+    if (r.code !== 0) failures.push(name);
   } catch {
     totals.failed += 1;
-    failures.push(`vitest (no report, exit ${r.code})`);
+    failures.push(`${name} (no report, exit ${r.code})`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+// The addon the vitest suite loads (src/native.ts picks it with node-gyp-build): build/Release, or
+// with PREBUILDS_ONLY=1 the prebuild, built first. Printed, and checked, so a run says what it tested.
+async function addonForVitest() {
+  const prebuild = process.env.MODELCACHE_TEST_ADDON === 'prebuild';
+  const env = { ...process.env };
+  delete env.PREBUILDS_ONLY;
+  if (prebuild) {
+    const b = await run(process.execPath, ['scripts/prebuild.mjs']);
+    if (b.code !== 0) return { env, error: 'build:prebuild' };
+    env.PREBUILDS_ONLY = '1';
+  }
+  const probe = await run(process.execPath, ['--input-type=module', '-e', "console.log((await import('./dist/native.js')).addonPath)"], { capture: true, quiet: true, env });
+  const path = probe.out.trim();
+  if (probe.code !== 0 || (prebuild && !/[/\\]prebuilds[/\\]/.test(path))) return { env, error: `addon (${path || `exit ${probe.code}`})` };
+  console.log(`vitest: addon ${path}`);
+  return { env };
+}
+
+{
+  const { env, error } = await addonForVitest();
+  if (error) {
+    totals.failed += 1;
+    failures.push(error);
+  } else {
+    await vitest('vitest', [], env);
+  }
+}
+await vitest('install', ['--config', 'test/install/vitest.config.ts']);
 
 if (failures.length) console.log(`\nfailed: ${failures.join(', ')}`);
 const skipped = totals.skipped ? `, ${totals.skipped} skipped` : '';

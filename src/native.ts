@@ -1,5 +1,8 @@
 // Loads the compiled addon. This is the only module that touches the binary; everything else
-// goes through the typed surface declared here.
+// goes through the typed surface declared here. node-gyp-build picks the file: build/Release (a
+// source build: a clone, or an install where no prebuild matched) before
+// prebuilds/<platform>-<arch>/ (shipped in the package). PREBUILDS_ONLY=1 skips build/Release;
+// MODELCACHE_PREBUILD=<package dir> loads another copy's addon (the tests use both).
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -53,19 +56,45 @@ function packageRoot(): string {
   return dir;
 }
 
-function load(): NativeAddon {
-  const root = packageRoot();
-  const file = join(root, 'build', 'Release', 'modelcache.node');
+const require = createRequire(import.meta.url);
+const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+
+// The command that builds the addon where it is missing or does not load.
+const REBUILD = 'run `npm rebuild modelcache` to build it from source (a C++17 compiler and CMake >= 3.15 needed; ' +
+  'in a clone of the repository, `npm install`)';
+
+function locate(root: string): string {
   try {
-    return createRequire(import.meta.url)(file) as NativeAddon;
+    return nodeGypBuild.resolve(root);
   } catch (err) {
     throw new CacheError(
       'ERR_NATIVE',
-      `modelcache: the native addon could not be loaded from ${file}; run \`npm install\` (or \`npx cmake-js compile\`) in ${root} to build it`,
+      `modelcache: no native addon for ${process.platform}-${process.arch} in ${root}: no prebuilt one matches ` +
+        `and none was built at install (were install scripts blocked?); ${REBUILD}`,
       { cause: err },
     );
   }
 }
 
+function load(): { addon: NativeAddon; path: string } {
+  const root = packageRoot();
+  const path = locate(root);
+  try {
+    return { addon: require(path) as NativeAddon, path };
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new CacheError(
+      'ERR_NATIVE',
+      `modelcache: the native addon ${path} does not load here (${reason}); ${REBUILD}`,
+      { cause: err },
+    );
+  }
+}
+
+const loaded = load();
+
 /** The loaded addon (loaded once, on first import). */
-export const native: NativeAddon = load();
+export const native: NativeAddon = loaded.addon;
+
+/** The file the addon was loaded from (a prebuild under prebuilds/, or build/Release). */
+export const addonPath: string = loaded.path;

@@ -1,8 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canonicalConfig, modelId, outputId } from '../../src/pipeline/index.js';
+import { canonicalConfig, modelId, outputId, Pipeline, type AcceleratorSpec, type PassContext, type PassInput } from '../../src/pipeline/index.js';
 import { tempDir } from '../helpers.js';
+import { appendPass } from './helpers.js';
 
 const ACC = canonicalConfig({ device: 'cpu' });
 const base = { type: 'T', version: '1', config: canonicalConfig({ a: 1 }), inputId: 'a'.repeat(32), accelerator: ACC };
@@ -84,5 +85,63 @@ describe('model id', () => {
 
   it('names a missing model in its error', async () => {
     await expect(modelId(join(dir, 'nope.onnx'))).rejects.toThrow(/nope\.onnx/);
+  });
+});
+
+describe('pipeline ids cover what a result depends on', () => {
+  const root = tempDir();
+  let n = 0;
+  const file = (text: string) => {
+    const p = join(root, `in-${n++}.txt`);
+    writeFileSync(p, text);
+    return p;
+  };
+  const GPU = { device: 'gpu', executionProvider: 'CUDAExecutionProvider' };
+
+  it('input model attributes are part of the input id: a pass that reads them runs again when they change', async () => {
+    const dir = join(root, `c${n++}`);
+    const src = file('model');
+    const opsetPass = {
+      type: 'StampOpset',
+      run(input: PassInput, _cfg: unknown, ctx: PassContext) {
+        writeFileSync(ctx.outputPath('m.txt'), `opset ${String(input.attributes.opset)}`);
+      },
+    };
+    const p = new Pipeline({ cache: dir }).add(opsetPass);
+    const a = await p.run({ path: src, attributes: { opset: 13 } });
+    const b = await p.run({ path: src, attributes: { opset: 17 } });
+    await p.close();
+    expect(b.passes[0].status).toBe('computed');
+    expect(readFileSync(await b.path(), 'utf8')).toBe('opset 17');
+    expect(a.id).not.toBe(b.id);
+  });
+
+  it('an evaluation is keyed by the accelerator: a GPU evaluation is not served the cached CPU metrics', async () => {
+    const dir = join(root, `c${n++}`);
+    const src = file('model');
+    const evaluator = { type: 'Device', evaluate: (_m: PassInput, _c: unknown, ctx: { accelerator: AcceleratorSpec }) => ({ device: ctx.accelerator.device }) };
+    const cpu = new Pipeline({ cache: dir });
+    expect((await cpu.evaluate(src, evaluator)).metrics).toEqual({ device: 'cpu' });
+    await cpu.close();
+    const gpu = new Pipeline({ cache: dir, accelerator: GPU });
+    const r = await gpu.evaluate(src, evaluator);
+    await gpu.close();
+    expect(r.cached).toBe(false);
+    expect(r.metrics).toEqual({ device: 'gpu' });
+  });
+
+  it('an accelerator-agnostic pass is a cache hit under another accelerator', async () => {
+    const dir = join(root, `c${n++}`);
+    const src = file('model');
+    const calls = { n: 0 };
+    const meta = { ...appendPass('+meta', calls), type: 'Metadata', acceleratorAgnostic: true };
+    const cpu = new Pipeline({ cache: dir }).add(meta);
+    await cpu.run(src);
+    await cpu.close();
+    const gpu = new Pipeline({ cache: dir, accelerator: GPU }).add(meta);
+    const r = await gpu.run(src);
+    await gpu.close();
+    expect(r.passes[0].status).toBe('local');
+    expect(calls.n).toBe(1);
   });
 });

@@ -13,6 +13,7 @@
 // - dependencies (`dependsOn`): values, files by content (contentOf), modelcache/ort sessions by
 //   their cache key. Anything else a function reads (a closure's state) must be declared there.
 // How arguments become the call's shape and row digests, captured before the call yields: rows.ts.
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import type { Cache } from '../cache.js';
 import { invalidType } from '../errors.js';
@@ -20,7 +21,6 @@ import { hash, hashFile, hashRows } from '../hash.js';
 import { codeDigest, encodeKey, encodeValue, Opaque, unportableError, type Unportable } from '../keys.js';
 import { warn } from '../log.js';
 import { FileMemo } from '../ort/filememo.js';
-import { sessionCacheInfo } from '../ort/session.js';
 import type { CacheDtype } from './batch.js';
 import { ENTRY_VERSION } from './entry.js';
 
@@ -57,50 +57,93 @@ export const HINT_DEPENDS_ON = 'declare what the function depends on with the de
 export const HINT_INSTANCE =
   'declare the instance\'s identity with the instanceKey(self) option (return values, contentOf(path) for files, sessions created by modelcache/ort), or create the session with modelcache/ort';
 
-/** A session, a file or a value: what a declared dependency may be. Files are looked up in `files`. */
-function dependencyStandIn(u: Unportable, path: string, hint: string, files: Map<string, string> | undefined, wanted: Set<string>): unknown {
+const require = createRequire(import.meta.url);
+
+/**
+ * Whether `v` is an onnxruntime InferenceSession, without loading onnxruntime: a session can only
+ * exist once the application loaded it (onnxruntime-node is an optional peer of modelcache/ort).
+ */
+function isOrtSession(v: object): boolean {
+  let id: string;
+  try {
+    id = require.resolve('onnxruntime-node');
+  } catch {
+    return false;
+  }
+  const ctor = (require.cache[id]?.exports as { InferenceSession?: unknown } | undefined)?.InferenceSession;
+  return typeof ctor === 'function' && v instanceof ctor;
+}
+
+/** What a first walk found that needs asynchronous work: files to hash, sessions to look up. */
+interface Wanted {
+  files: Set<string>;
+  sessions: Set<object>;
+}
+/** Their answers: file content digests, session cache keys (undefined: not cached by modelcache/ort). */
+interface Resolved {
+  files: Map<string, string>;
+  sessions: Map<object, string | { reason?: string } | undefined>;
+}
+
+/** A session, a file or a value: what a declared dependency may be. */
+function dependencyStandIn(u: Unportable, path: string, hint: string, resolved: Resolved | undefined, wanted: Wanted): unknown {
   if (u.kind !== 'instance') throw unportableError(u, path, hint);
   if (u.value instanceof FileDependency) {
-    const digest = files?.get(u.value.path);
-    if (digest === undefined) wanted.add(u.value.path);
+    const digest = resolved?.files.get(u.value.path);
+    if (digest === undefined) wanted.files.add(u.value.path);
     // Content only: the same bytes under another name are the same dependency.
     return new Opaque('file', digest ?? '', '<file>');
   }
-  const info = sessionCacheInfo(u.value);
-  if (info?.key) return new Opaque('ort-session', info.key, '<session>');
-  if (info) {
-    throw invalidType(path, `a session cached by modelcache/ort (this one was created uncached${info.reason ? `: ${info.reason}` : ''}); declare its model file with contentOf(path)`, u.value);
+  if (!isOrtSession(u.value)) throw unportableError(u, path, hint);
+  if (!resolved) {
+    wanted.sessions.add(u.value);
+    return new Opaque('ort-session', '', '<session>');
   }
-  throw unportableError(u, path, hint);
+  const key = resolved.sessions.get(u.value);
+  if (typeof key === 'string') return new Opaque('ort-session', key, '<session>');
+  const why = key?.reason ? `created uncached: ${key.reason}` : 'created by onnxruntime-node itself';
+  throw invalidType(path, `a session created by modelcache/ort with caching on (keyed by its cache key), or the model file declared with contentOf(path); this one was ${why}`, u.value);
 }
 
-/** Checks now that `value` can be keyed (files are hashed later): a TypeError names what cannot. */
+/**
+ * Checks now that `value` can be keyed: a function or an unknown object is a TypeError naming its
+ * path. Files are hashed, and sessions looked up, at the first call.
+ */
 export function checkIdentity(value: unknown, path: string, hint: string): void {
-  encodeValue(value, path, { hint, describe: (u, p) => dependencyStandIn(u, p, hint, undefined, new Set()) });
+  const wanted: Wanted = { files: new Set(), sessions: new Set() };
+  encodeValue(value, path, { hint, describe: (u, p) => dependencyStandIn(u, p, hint, undefined, wanted) });
 }
 
 /** The content digest of a file: through the cache's file memo when it has a disk tier. */
 async function fileDigest(path: string, cache: Cache | undefined): Promise<string> {
   const disk = cache?.disk;
-  if (disk) return (await new FileMemo(disk).facts(path, 'content')).hash;
+  if (disk) return (await new FileMemo(disk).facts(path)).hash;
   return hashFile(path);
 }
 
 /**
  * The digest of an identity (declared dependencies, constructor arguments, instance state):
  * values by canonical encoding, files by content, modelcache/ort sessions by their cache key.
- * Synchronous unless files must be hashed.
+ * Synchronous unless files must be hashed or sessions looked up.
  */
 export function identityDigest(value: unknown, path: string, hint: string, cache: Cache | undefined): string | Promise<string> {
-  const wanted = new Set<string>();
-  const encode = (files: Map<string, string> | undefined) =>
-    encodeValue(value, path, { hint, describe: (u, p) => dependencyStandIn(u, p, hint, files, wanted) });
+  const wanted: Wanted = { files: new Set(), sessions: new Set() };
+  const encode = (resolved: Resolved | undefined) =>
+    encodeValue(value, path, { hint, describe: (u, p) => dependencyStandIn(u, p, hint, resolved, wanted) });
   const first = encode(undefined);
-  if (wanted.size === 0) return hash(first);
+  if (wanted.files.size === 0 && wanted.sessions.size === 0) return hash(first);
   return (async () => {
-    const files = new Map<string, string>();
-    await Promise.all([...wanted].map(async (p) => files.set(p, await fileDigest(p, cache))));
-    return hash(encode(files));
+    const resolved: Resolved = { files: new Map(), sessions: new Map() };
+    if (wanted.sessions.size > 0) {
+      // Loaded only now: onnxruntime is already in the process, since a session exists.
+      const { sessionCacheInfo } = await import('../ort/session.js');
+      for (const s of wanted.sessions) {
+        const info = sessionCacheInfo(s);
+        resolved.sessions.set(s, info?.key ?? (info ? { reason: info.reason } : undefined));
+      }
+    }
+    await Promise.all([...wanted.files].map(async (p) => resolved.files.set(p, await fileDigest(p, cache))));
+    return hash(encode(resolved));
   })();
 }
 

@@ -126,11 +126,16 @@ export function captureCall(args: readonly unknown[], rows: ReadonlySet<number |
     if (asRows) return asRows;
     if (isPlainObject(a) && Object.keys(a).some((k) => isTensorLike(a[k]) || rows.has(k))) {
       // A feeds object ({ input_ids, attention_mask }): its tensors are rows, named by member.
-      const members = Object.keys(a).map((k): [string, Part] => {
+      // Sources are taken in sorted member order, the order of the shape: member order is not
+      // part of a feeds object's meaning, and the digests must line up with the names.
+      const parts = new Map<string, Part>();
+      for (const k of Object.keys(a).sort()) {
         const p = `${path}.${k}`;
         const v = a[k];
-        return [k, rowsOf(p, v, rows.has(k)) ?? valueOf(p, v)];
-      });
+        parts.set(k, rowsOf(p, v, rows.has(k)) ?? valueOf(p, v));
+      }
+      // Rebuilt in the caller's member order.
+      const members = Object.keys(a).map((k): [string, Part] => [k, parts.get(k)!]);
       return { kind: 'feeds', proto: Object.getPrototypeOf(a), members };
     }
     return valueOf(path, a);

@@ -146,3 +146,74 @@ describe('pipeline ids cover what a result depends on', () => {
     expect(calls.n).toBe(1);
   });
 });
+
+describe('pass defaults and accelerator-agnostic passes', () => {
+  const root = tempDir();
+  let n = 0;
+  const file = (text: string) => {
+    const p = join(root, `in-${n++}.txt`);
+    writeFileSync(p, text);
+    return p;
+  };
+  const echo = (config: unknown, defaults?: Record<string, unknown>, seen: unknown[] = []) => ({
+    type: 'Echo',
+    config,
+    ...(defaults ? { defaults } : {}),
+    run(_input: PassInput, cfg: unknown, ctx: PassContext) {
+      seen.push(cfg);
+      writeFileSync(ctx.outputPath('m.txt'), JSON.stringify(cfg));
+    },
+  });
+
+  it('a config written with a default value and without it get the same output id', async () => {
+    const dir = join(root, `c${n++}`);
+    const src = file('m');
+    const defaults = { level: 'all', opset: 17 };
+    const seen: unknown[] = [];
+    const a = new Pipeline({ cache: dir }).add(echo({ level: 'all' }, defaults, seen));
+    const ra = await a.run(src);
+    await a.close();
+    const b = new Pipeline({ cache: dir }).add(echo({ level: 'all', opset: 17 }, defaults, seen));
+    const rb = await b.run(src);
+    await b.close();
+    expect(rb.id).toBe(ra.id);
+    expect(rb.passes[0].status).toBe('local');
+    expect(seen).toEqual([{ level: 'all', opset: 17 }]); // run receives the config with defaults applied
+  });
+
+  it('a config member that is not among the defaults is a TypeError naming it', () => {
+    const p = new Pipeline({ cache: join(root, `c${n++}`) });
+    expect(() => p.add(echo({ levle: 'all' }, { level: 'basic' }))).toThrow(/pass #1\.config\.levle/);
+  });
+
+  it('an accelerator-agnostic pass that reads ctx.accelerator fails, saying why', async () => {
+    const p = new Pipeline({ cache: join(root, `c${n++}`) }).add({
+      type: 'Sneaky',
+      acceleratorAgnostic: true,
+      run(_input: PassInput, _cfg: unknown, ctx: PassContext) {
+        writeFileSync(ctx.outputPath('m.txt'), String(ctx.accelerator.device));
+      },
+    });
+    await expect(p.run(file('m'))).rejects.toThrow(/acceleratorAgnostic/);
+    await p.close();
+  });
+
+  it('leaves the accelerator out of an agnostic pass only: the pass after it is keyed by it', async () => {
+    const dir = join(root, `c${n++}`);
+    const src = file('m');
+    const chain = (p: Pipeline) => p.add({ ...appendPass('+meta'), type: 'Meta', acceleratorAgnostic: true }).add(appendPass('+opt'));
+    const cpu = chain(new Pipeline({ cache: dir }));
+    await cpu.run(src);
+    await cpu.close();
+    const gpu = chain(new Pipeline({ cache: dir, accelerator: { device: 'gpu' } }));
+    const r = await gpu.run(src);
+    await gpu.close();
+    expect(r.passes.map((p) => p.status)).toEqual(['local', 'computed']);
+  });
+
+  it('input attributes that cannot be keyed are a TypeError naming them', async () => {
+    const p = new Pipeline({ cache: join(root, `c${n++}`) }).add(appendPass('+a'));
+    await expect(p.run({ path: file('m'), attributes: { hook: () => 1 } })).rejects.toThrow(/model\.attributes\.hook/);
+    await p.close();
+  });
+});

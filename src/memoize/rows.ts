@@ -5,7 +5,8 @@
 // keys were made of (DESIGN.md, "Keys").
 import { invalidType } from '../errors.js';
 import { hash, hashRows } from '../hash.js';
-import { captureValue, encodeValue } from '../keys.js';
+import { encodeValue } from '../keys.js';
+import { captureValue } from '../keycopy.js';
 import { bytesOf, isStringTensor, isTensorLike, makeTensor, rowLayout, tensorClassOf, viewAs, type RowLayout, type TensorCtor, type TensorLike } from '../tensor.js';
 import { HINT_DEPENDS_ON } from './key.js';
 

@@ -4,7 +4,8 @@
 // still give a stable local key, but turn sharing off; the first one is named by path.
 import { invalidType } from '../errors.js';
 import { hash } from '../hash.js';
-import { codeDigest, describeValue, encodeKey, Opaque, type Unportable } from '../keys.js';
+import { describeValue } from '../keycopy.js';
+import { codeDigest, encodeKey, Opaque, type Unportable } from '../keys.js';
 
 /** A config in canonical form. */
 export interface CanonicalConfig {

@@ -88,14 +88,16 @@ describe('model id', () => {
   });
 });
 
+/** Runs of real pipelines: a scratch root, and input files in it. */
+const root = tempDir();
+let n = 0;
+const file = (text: string) => {
+  const p = join(root, `in-${n++}.txt`);
+  writeFileSync(p, text);
+  return p;
+};
+
 describe('pipeline ids cover what a result depends on', () => {
-  const root = tempDir();
-  let n = 0;
-  const file = (text: string) => {
-    const p = join(root, `in-${n++}.txt`);
-    writeFileSync(p, text);
-    return p;
-  };
   const GPU = { device: 'gpu', executionProvider: 'CUDAExecutionProvider' };
 
   it('input model attributes are part of the input id: a pass that reads them runs again when they change', async () => {
@@ -148,13 +150,6 @@ describe('pipeline ids cover what a result depends on', () => {
 });
 
 describe('pass defaults and accelerator-agnostic passes', () => {
-  const root = tempDir();
-  let n = 0;
-  const file = (text: string) => {
-    const p = join(root, `in-${n++}.txt`);
-    writeFileSync(p, text);
-    return p;
-  };
   const echo = (config: unknown, defaults?: Record<string, unknown>, seen: unknown[] = []) => ({
     type: 'Echo',
     config,

@@ -109,6 +109,14 @@ export class TensorMemo {
     this.#counters.calls++;
     // Captured before anything yields: the caller may refill its buffers as soon as we return.
     const call = captureCall(args, this.#rows);
+    try {
+      return await this.#run(fn, thisArg, call);
+    } finally {
+      call.release();
+    }
+  }
+
+  async #run(fn: (...args: unknown[]) => unknown, thisArg: unknown, call: CapturedCall): Promise<unknown> {
     const batch = call.batch;
     this.#tensorCtor ??= call.tensorCtor;
     if (batch === 0) return fn.apply(thisArg, call.argsFor([]));

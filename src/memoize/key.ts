@@ -55,7 +55,7 @@ export function contentOf(path: string): FileDependency {
 export const HINT_DEPENDS_ON = 'declare what the function depends on with the dependsOn option (values, contentOf(path) for files, sessions created by modelcache/ort)';
 /** How to declare what an instance's results depend on, for messages. */
 export const HINT_INSTANCE =
-  'declare the instance\'s identity with the instanceKey(self) option (return values, contentOf(path) for files, sessions created by modelcache/ort), or create the session with modelcache/ort';
+  'give the instanceKey(self) option, returning what identifies the instance (values, contentOf(path) for files, sessions created by modelcache/ort), and list what every instance reads in dependsOn';
 
 const require = createRequire(import.meta.url);
 

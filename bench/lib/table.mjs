@@ -66,3 +66,19 @@ export function printSuite(result, out = process.stdout) {
     }
   }
 }
+
+/** The medians of the current build beside those of a baseline build (`--baseline`). */
+export function printComparison(suite, baseline, rows, out = process.stdout) {
+  const w = (s = '') => out.write(`${s}\n`);
+  w();
+  w(`-- ${suite}: this build vs ${baseline.rev} (${baseline.sha.slice(0, 12)}), each in fresh processes of this run`);
+  const table = [['group / case', 'metric', baseline.rev, 'this build', 'vs baseline']];
+  for (const r of rows) {
+    table.push([`${r.group.split(':')[0]} / ${r.case}`, `${r.metric} (${r.unit})`, num(r.baseline), num(r.current), ratio(r.ratio)]);
+  }
+  const lines = renderRows(table, [false, false, true, true, true]);
+  w(`  ${lines[0]}`);
+  w(`  ${'-'.repeat(Math.max(...lines.map((l) => l.length)))}`);
+  for (const l of lines.slice(1)) w(`  ${l}`);
+  w('  ("vs baseline" > 1 means this build is better)');
+}

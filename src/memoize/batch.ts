@@ -1,17 +1,15 @@
-// Batch-aware memoization of one function or method: per-sample keys from row digests, hits
-// served from the Cache, one call of the function on the sub-batch of misses, outputs split per
-// row, stored, and reassembled in the caller's order. Concurrent calls compute a sample once.
+// Batch-aware memoization of one function or method: per-sample keys (key.ts) over the call as
+// captured at call time (rows.ts), hits served from the Cache, one call of the function on the
+// sub-batch of misses, outputs split per row, stored, and reassembled in the caller's order.
+// Concurrent calls compute a sample once. A call resolves once its results are accepted by the cache.
 import { castBfloat16ToFloat32, castFloat16ToFloat32, castFloat32ToBfloat16, castFloat32ToFloat16 } from '../cast.js';
 import type { Cache, CacheStats } from '../cache.js';
 import { invalidType } from '../errors.js';
-import { hashRows, hash } from '../hash.js';
-import { encodeKey } from '../keys.js';
 import { logDebug, warn } from '../log.js';
+import { bytesOf, dtypeInfo, isStringTensor, isTensorLike, makeTensor, rowLayout, tensorClassOf, type NumericTensor, type RowLayout, type TensorCtor, type TensorLike } from '../tensor.js';
 import { dataOffsets, decodeHeader, encodeHeader, entrySize, type Container, type EntrySchema } from './entry.js';
-import {
-  DTYPES, gatherRows, isTensorLike, makeTensor, rowLayout, tensorClassOf, typedArrayOf,
-  type RowLayout, type TensorCtor, type TensorLike,
-} from './tensor.js';
+import { sampleKeys } from './key.js';
+import { captureCall, type CapturedCall } from './rows.js';
 
 /** Storage dtype for float32 outputs. */
 export type CacheDtype = 'float16' | 'bfloat16';
@@ -39,6 +37,8 @@ interface Outputs {
 interface Computed {
   outputs: Outputs;
   layouts: RowLayout[];
+  /** Bytes of each output for the whole sub-batch, as returned. */
+  bytes: Uint8Array[];
   /** Stored bytes of each output for the whole sub-batch (cast when cacheDtype applies). */
   stored: Uint8Array[];
   schema: EntrySchema;
@@ -87,6 +87,7 @@ function flight(): Flight {
 export class TensorMemo {
   readonly #inflight = new Map<string, Flight>();
   readonly #counters = { calls: 0, samples: 0, hits: 0, computed: 0, uncached: 0 };
+  readonly #rows: ReadonlySet<number | string>;
   #lastHeader: ParsedHeader | undefined;
   #tensorCtor: TensorCtor | undefined;
 
@@ -94,7 +95,10 @@ export class TensorMemo {
     readonly cache: Cache,
     readonly moduleHash: string,
     readonly cacheDtype: CacheDtype | undefined,
-  ) {}
+    rows: readonly (number | string)[] = [],
+  ) {
+    this.#rows = new Set(rows);
+  }
 
   stats(): MemoStats {
     return { ...this.#counters, cache: this.cache.stats() };
@@ -103,25 +107,22 @@ export class TensorMemo {
   /** Calls `fn` with `args` through the cache. */
   async call(fn: (...args: unknown[]) => unknown, thisArg: unknown, args: unknown[]): Promise<unknown> {
     this.#counters.calls++;
-    const tensorArgs: { index: number; layout: RowLayout; ctor: TensorCtor | undefined }[] = [];
-    for (let i = 0; i < args.length; i++) {
-      const a = args[i];
-      if (isTensorLike(a)) tensorArgs.push({ index: i, layout: rowLayout(`args[${i}]`, a), ctor: tensorClassOf(a) });
+    // Captured before anything yields: the caller may refill its buffers as soon as we return.
+    const call = captureCall(args, this.#rows);
+    try {
+      return await this.#run(fn, thisArg, call);
+    } finally {
+      call.release();
     }
-    if (tensorArgs.length === 0) {
-      throw invalidType('args', 'at least one tensor argument ({ type, dims, data }) with the batch along dim 0', 'no tensor');
-    }
-    const batch = tensorArgs[0].layout.batch;
-    for (const t of tensorArgs) {
-      if (t.layout.batch !== batch) {
-        throw invalidType(`args[${t.index}].dims[0]`, `the batch size ${batch} of args[${tensorArgs[0].index}]`, t.layout.batch);
-      }
-    }
-    this.#tensorCtor ??= tensorArgs.find((t) => t.ctor)?.ctor;
-    if (batch === 0) return fn.apply(thisArg, args);
+  }
+
+  async #run(fn: (...args: unknown[]) => unknown, thisArg: unknown, call: CapturedCall): Promise<unknown> {
+    const batch = call.batch;
+    this.#tensorCtor ??= call.tensorCtor;
+    if (batch === 0) return fn.apply(thisArg, call.argsFor([]));
     this.#counters.samples += batch;
 
-    const keys = this.#sampleKeys(args, tensorArgs, batch);
+    const keys = sampleKeys(this.moduleHash, call.shape, call.rowDigests, batch);
     const sources: (Source | undefined)[] = new Array(batch);
     const found = await this.cache.getMany(keys, { borrow: true });
 
@@ -145,7 +146,7 @@ export class TensorMemo {
     const computedBy = new Map<string, Source>();
     // Take the promises now: a flight leaves the map as soon as it lands.
     const waits = waiting.map((key) => ({ key, promise: this.#inflight.get(key)!.promise }));
-    if (owned.length > 0) await this.#compute(fn, thisArg, args, tensorArgs, owned, firstRow, computedBy);
+    if (owned.length > 0) await this.#compute(fn, thisArg, call, owned, firstRow, computedBy);
     for (const w of waits) {
       // If the call computing it failed, compute it here (that failure belongs to its caller),
       // unless another call has taken the key over meanwhile: then wait for that one.
@@ -159,7 +160,7 @@ export class TensorMemo {
           continue;
         }
         if (!this.#inflight.has(w.key)) this.#inflight.set(w.key, flight());
-        await this.#compute(fn, thisArg, args, tensorArgs, [w.key], firstRow, computedBy);
+        await this.#compute(fn, thisArg, call, [w.key], firstRow, computedBy);
       }
     }
     let computedRows = 0;
@@ -175,48 +176,21 @@ export class TensorMemo {
     // Samples disagree in shape (e.g. outputs padded per batch): cannot be served per sample.
     this.#counters.uncached++;
     warn('ERR_TENSORCACHE_SHAPE', 'tensorCache: per-sample outputs differ in shape across calls; this call ran uncached');
-    return fn.apply(thisArg, args);
-  }
-
-  #sampleKeys(args: unknown[], tensorArgs: { index: number; layout: RowLayout }[], batch: number): string[] {
-    // Non-tensor arguments by position (tensors replaced by their dtype and row shape), folded
-    // once into a prefix digest; then per sample: prefix + each tensor argument's row digest.
-    const shape = args.map((a, i) => {
-      const t = tensorArgs.find((x) => x.index === i);
-      return t ? { tensor: t.layout.dtype, rowDims: t.layout.rowDims } : a;
-    });
-    const prefix = Buffer.from(hash(encodeKey(`tensorCache:${this.moduleHash}`, shape).bytes), 'hex');
-    const width = 16 * (1 + tensorArgs.length);
-    const combined = Buffer.allocUnsafe(batch * width);
-    for (let i = 0; i < batch; i++) prefix.copy(combined, i * width);
-    tensorArgs.forEach((t, j) => {
-      const digests = t.layout.rowBytes === 0 ? Buffer.alloc(16 * batch) : Buffer.from(hashRows(t.layout.bytes, t.layout.rowBytes).buffer);
-      for (let i = 0; i < batch; i++) digests.copy(combined, i * width + 16 * (1 + j), 16 * i, 16 * i + 16);
-    });
-    const keyDigests = Buffer.from(hashRows(combined, width).buffer);
-    const keys = new Array<string>(batch);
-    for (let i = 0; i < batch; i++) keys[i] = keyDigests.toString('hex', 16 * i, 16 * i + 16);
-    return keys;
+    return fn.apply(thisArg, call.argsFor(Array.from({ length: batch }, (_, i) => i)));
   }
 
   async #compute(
     fn: (...args: unknown[]) => unknown,
     thisArg: unknown,
-    args: unknown[],
-    tensorArgs: { index: number; layout: RowLayout; ctor: TensorCtor | undefined }[],
+    call: CapturedCall,
     keys: string[],
     firstRow: Map<string, number>,
     into: Map<string, Source>,
   ): Promise<void> {
     const rows = keys.map((k) => firstRow.get(k)!);
-    const subArgs = [...args];
-    for (const t of tensorArgs) {
-      const bytes = gatherRows(t.layout, rows);
-      subArgs[t.index] = makeTensor(t.ctor, t.layout.dtype, [rows.length, ...t.layout.rowDims], typedArrayOf(t.layout.dtype, bytes));
-    }
     let computed: Computed;
     try {
-      const out = await fn.apply(thisArg, subArgs);
+      const out = await fn.apply(thisArg, call.argsFor(rows));
       computed = this.#prepare(out, rows.length);
     } catch (err) {
       for (const k of keys) {
@@ -229,7 +203,7 @@ export class TensorMemo {
     const size = entrySize(computed.header, computed.schema);
     const offsets = dataOffsets(computed.header, computed.schema);
     const elementSize = commonElementSize(computed.schema);
-    keys.forEach((key, j) => {
+    const puts = keys.map((key, j) => {
       const entry = Buffer.alloc(size);
       computed.header.copy(entry, 0);
       computed.schema.outputs.forEach((o, k) => {
@@ -238,8 +212,10 @@ export class TensorMemo {
       into.set(key, { computed, row: j });
       this.#inflight.get(key)?.resolve(entry);
       this.#inflight.delete(key);
-      void this.cache.put(key, entry, { kind: 'tensor', elementSize, meta: { module: this.moduleHash } });
+      return this.cache.put(key, entry, { kind: 'tensor', elementSize, meta: { module: this.moduleHash } });
     });
+    // Durability: the call resolves once the cache has accepted every result it computed.
+    await Promise.all(puts);
   }
 
   /** Validates a function's output for a sub-batch of `m` and works out what to store. */
@@ -247,18 +223,21 @@ export class TensorMemo {
     const outputs = normalizeOutputs(out);
     const layouts = outputs.tensors.map((t, k) => {
       const name = outputs.container === 'tensor' ? 'the output' : `output ${JSON.stringify(outputs.names[k])}`;
+      if (isStringTensor(t)) throw invalidType(`${name}.type`, 'a numeric tensor type (string outputs cannot be cached)', t.type);
       const l = rowLayout(name, t);
       if (l.batch !== m) throw invalidType(`${name}.dims[0]`, `the batch size of the call (${m})`, l.batch);
       return l;
     });
+    const bytes = outputs.tensors.map((t) => bytesOf((t as NumericTensor).data));
     const stored = layouts.map((l, k) => {
       if (this.cacheDtype && l.dtype === 'float32') {
-        const src = outputs.tensors[k].data as Float32Array;
-        const f32 = new Float32Array(src.buffer, src.byteOffset, src.length);
+        const src = bytes[k];
+        // A view whose offset is not 4-aligned cannot be read as float32 in place: copy it.
+        const f32 = src.byteOffset % 4 === 0 ? new Float32Array(src.buffer, src.byteOffset, src.byteLength / 4) : new Float32Array(src.slice().buffer);
         const narrow = this.cacheDtype === 'float16' ? castFloat32ToFloat16(f32) : castFloat32ToBfloat16(f32);
         return new Uint8Array(narrow.buffer, narrow.byteOffset, narrow.byteLength);
       }
-      return l.bytes;
+      return bytes[k];
     });
     const schema: EntrySchema = {
       container: outputs.container,
@@ -269,7 +248,7 @@ export class TensorMemo {
       }),
     };
     if (outputs.ctor) this.#tensorCtor ??= outputs.ctor;
-    return { outputs, layouts, stored, schema, header: encodeHeader(schema) };
+    return { outputs, layouts, bytes, stored, schema, header: encodeHeader(schema) };
   }
 
   /** The schema of an entry, parsed once per distinct header (all samples of a function share one). */
@@ -324,7 +303,7 @@ export class TensorMemo {
     const sch = schema!;
     const ctor = ctorHint ?? (sch.ortClass ? (this.#tensorCtor ?? (await loadOrtTensor())) : undefined);
     const tensors = sch.outputs.map((o, k) => {
-      const info = DTYPES[o.dtype];
+      const info = dtypeInfo(o.dtype)!;
       const rowElems = o.rowDims.reduce((a, b) => a * b, 1);
       const rowBytes = rowElems * info.bytes;
       const out = new Uint8Array(batch * rowBytes);
@@ -336,8 +315,7 @@ export class TensorMemo {
       for (let i = 0; i < batch; i++) {
         const s = sources[i];
         if ('computed' in s) {
-          const l = s.computed.layouts[k];
-          out.set(l.bytes.subarray(s.row * rowBytes, (s.row + 1) * rowBytes), i * rowBytes);
+          out.set(s.computed.bytes[k].subarray(s.row * rowBytes, (s.row + 1) * rowBytes), i * rowBytes);
         } else if (staging) {
           staging.set(s.entry.subarray(off, off + o.storedBytes), i * o.storedBytes);
           stagedRows.push(i);
@@ -366,7 +344,7 @@ export class TensorMemo {
 
 /** The element size all outputs share (for the byte-shuffle filter), or 1 when they differ. */
 function commonElementSize(schema: EntrySchema): number {
-  const sizes = new Set(schema.outputs.map((o) => DTYPES[o.storedDtype].bytes));
+  const sizes = new Set(schema.outputs.map((o) => dtypeInfo(o.storedDtype)!.bytes));
   return sizes.size === 1 ? [...sizes][0] : 1;
 }
 

@@ -1,50 +1,19 @@
 // tensorCache(options): one decorator for a function, a class method, or a class (wrapping its
 // `forward`), as a TypeScript standard decorator, a legacy decorator, or a plain call. Each
-// wrapped function and each instance gets its own cache handle and module hash.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Cache, type CacheStats } from '../cache.js';
-import type { Codec } from '../codec.js';
-import { checkInteger, checkOptionNames, invalidType } from '../errors.js';
-import { hash } from '../hash.js';
-import { encodeKey } from '../keys.js';
-import { logDebug, warn } from '../log.js';
+// wrapped function and each instance gets its own cache handle and module hash (key.ts says
+// what that hash covers).
+import { resolve } from 'node:path';
+import type { Cache, CacheStats } from '../cache.js';
+import { invalidType } from '../errors.js';
+import { logDebug } from '../log.js';
 import { DiskTier } from '../store/disk.js';
-import { ENTRY_VERSION } from './entry.js';
 import { TensorMemo, type CacheDtype, type MemoStats } from './batch.js';
-
-/** Options of {@link tensorCache}. An instance's `tensorcache` property may override any of them. */
-export interface TensorCacheOptions {
-  /** Keep results on disk too. Without `dir`, a temporary directory removed at process exit. */
-  persistent?: boolean;
-  /** Disk cache directory (implies `persistent`). */
-  dir?: string;
-  /** Memory tier size. Default 1 GB. */
-  maxMemoryBytes?: number;
-  /** Disk tier size. Default 10 GB. */
-  maxDiskBytes?: number;
-  /** Codec for the disk tier: a name or `{ codec, level }`. Default zstd level 1 with byte-shuffle. */
-  compression?: Codec | { codec: Codec; level?: number };
-  /** Store float32 outputs as float16 or bfloat16 (returned as float32 again). */
-  cacheDtype?: CacheDtype;
-  /** A fixed module hash: code changes then do NOT invalidate cached results (a warning says so). */
-  moduleHash?: string;
-  /** false: call straight through, no caching. Default true. */
-  enabled?: boolean;
-  /** Class form: the method to wrap. Default 'forward'. */
-  method?: string;
-  /** Share an existing Cache instead of creating one. */
-  cache?: Cache;
-}
-
-const OPTION_NAMES = [
-  'persistent', 'dir', 'maxMemoryBytes', 'maxDiskBytes', 'compression', 'cacheDtype', 'moduleHash', 'enabled', 'method', 'cache',
-] as const;
+import { functionCode, HINT_DEPENDS_ON, HINT_INSTANCE, identityDigest, instanceCode, instanceState, moduleHashOf, type ModuleIdentity } from './key.js';
+import { buildCache, checkOptions, mergeOptions, type TensorCacheOptions } from './options.js';
 
 /** What `.cache` gives on a wrapped function or a decorated instance. */
 export interface TensorCacheHandle {
-  /** Hash of the code, constructor arguments and storage options that results are keyed under. */
+  /** Hash of the code, instance identity, declared dependencies and storage options that results are keyed under. */
   readonly moduleHash: string;
   stats(): MemoStats;
   /** Removes this module's results (memory and disk). */
@@ -55,75 +24,6 @@ export interface TensorCacheHandle {
 
 type AnyFn = (...args: unknown[]) => unknown;
 type Ctor = abstract new (...args: never[]) => unknown;
-
-function checkOptions(name: string, o: unknown): TensorCacheOptions {
-  if (o === undefined) return {};
-  if (o === null || typeof o !== 'object') throw invalidType(name, 'object', o);
-  checkOptionNames(name, o, OPTION_NAMES);
-  const opts = o as TensorCacheOptions;
-  if (opts.cacheDtype !== undefined && opts.cacheDtype !== 'float16' && opts.cacheDtype !== 'bfloat16') {
-    throw invalidType(`${name}.cacheDtype`, "'float16' or 'bfloat16'", opts.cacheDtype);
-  }
-  if (opts.moduleHash !== undefined && (typeof opts.moduleHash !== 'string' || opts.moduleHash.length === 0)) {
-    throw invalidType(`${name}.moduleHash`, 'non-empty string', opts.moduleHash);
-  }
-  if (opts.dir !== undefined && (typeof opts.dir !== 'string' || opts.dir.length === 0)) throw invalidType(`${name}.dir`, 'non-empty string', opts.dir);
-  if (opts.maxMemoryBytes !== undefined) checkInteger(`${name}.maxMemoryBytes`, opts.maxMemoryBytes, 0, Number.MAX_SAFE_INTEGER);
-  if (opts.maxDiskBytes !== undefined) checkInteger(`${name}.maxDiskBytes`, opts.maxDiskBytes, 0, Number.MAX_SAFE_INTEGER);
-  if (opts.method !== undefined && typeof opts.method !== 'string') throw invalidType(`${name}.method`, 'string', opts.method);
-  if (opts.cache !== undefined && !(opts.cache instanceof Cache)) throw invalidType(`${name}.cache`, 'a Cache', opts.cache);
-  if (opts.enabled !== undefined && typeof opts.enabled !== 'boolean') throw invalidType(`${name}.enabled`, 'boolean', opts.enabled);
-  return opts;
-}
-
-/** Source text of a class and every base class up to (not including) Function.prototype. */
-function classSources(cls: Function): string[] {
-  const out: string[] = [];
-  for (let c: unknown = cls; typeof c === 'function' && c !== Function.prototype; c = Object.getPrototypeOf(c)) {
-    out.push(Function.prototype.toString.call(c));
-  }
-  return out;
-}
-
-/**
- * The module hash: code (function source, or class and base classes), constructor arguments,
- * the method name, and what changes stored bytes (cacheDtype, entry format).
- */
-function moduleHashOf(kind: string, code: string[], method: string, ctorArgs: unknown[] | undefined, opts: TensorCacheOptions): string {
-  const storage = { cacheDtype: opts.cacheDtype ?? null, entryVersion: ENTRY_VERSION };
-  if (opts.moduleHash !== undefined) {
-    warn('ERR_TENSORCACHE_FIXED_HASH', `tensorCache: fixed moduleHash ${JSON.stringify(opts.moduleHash)}: code changes will not invalidate cached results`);
-    return hash(encodeKey('tensorCache-module', ['fixed', opts.moduleHash, method, storage]).bytes);
-  }
-  return hash(encodeKey('tensorCache-module', [kind, code, method, ctorArgs ?? null, storage], 'constructor arguments').bytes);
-}
-
-const tempDirs: string[] = [];
-let exitHook = false;
-function temporaryDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'modelcache-tensors-'));
-  tempDirs.push(dir);
-  if (!exitHook) {
-    exitHook = true;
-    process.once('exit', () => {
-      for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-    });
-  }
-  return dir;
-}
-
-function buildCache(opts: TensorCacheOptions): { cache: Cache; owned: boolean } {
-  if (opts.cache) return { cache: opts.cache, owned: false };
-  const persistent = opts.persistent ?? opts.dir !== undefined;
-  const codec = typeof opts.compression === 'string' ? { codec: opts.compression } : (opts.compression ?? { codec: 'zstd' as Codec, level: 1 });
-  const cache = new Cache({
-    dir: persistent ? (opts.dir ?? temporaryDir()) : false,
-    maxMemoryBytes: opts.maxMemoryBytes ?? 1e9,
-    ...(opts.maxDiskBytes !== undefined ? { maxDiskBytes: opts.maxDiskBytes } : {}),
-    compression: codec,
-  });
-  return { cache, owned: true };
-}
 
 function makeHandle(memo: TensorMemo, owned: boolean): TensorCacheHandle {
   return {
@@ -149,44 +49,87 @@ function makeHandle(memo: TensorMemo, owned: boolean): TensorCacheHandle {
   };
 }
 
+/** A memo once its identity is known; a promise while files named by dependsOn are hashed. */
+type MemoSlot = TensorMemo | Promise<TensorMemo>;
+
+/**
+ * Builds the memo of a module from identity digests that may still be hashing files. A failure
+ * (a missing file) is thrown to the caller and retried at the next call.
+ */
+function settle(parts: (string | null | Promise<string>)[], make: (digests: (string | null)[]) => TensorMemo, onFail: () => void): MemoSlot {
+  if (parts.every((p) => !(p instanceof Promise))) return make(parts as (string | null)[]);
+  return Promise.all(parts).then(make, (err) => {
+    onFail();
+    throw err;
+  });
+}
+
 /** Per-instance state of a decorated method or class. */
 interface InstanceState {
-  memo?: TensorMemo;
+  memo?: MemoSlot;
   handle?: TensorCacheHandle;
-  ctorArgs?: unknown[];
+  /** Class form: digest of the constructor arguments, taken at construction. */
+  ctorDigest?: string | Promise<string> | null;
+  cache?: { cache: Cache; owned: boolean };
+  /** The instance's `tensorcache` property last seen, and the options it gave. */
+  own?: { value: unknown; options: TensorCacheOptions };
 }
 const instances = new WeakMap<object, InstanceState>();
 
-function instanceOptions(self: object, base: TensorCacheOptions): TensorCacheOptions {
-  const own = (self as { tensorcache?: unknown }).tensorcache;
-  if (own === undefined) return base;
-  return { ...base, ...checkOptions('this.tensorcache', own) };
-}
-
-function instanceMemo(self: object, cls: Function, method: string, base: TensorCacheOptions): TensorMemo {
+function stateOf(self: object): InstanceState {
   let st = instances.get(self);
   if (!st) {
     st = {};
     instances.set(self, st);
   }
-  if (!st.memo) {
-    const opts = instanceOptions(self, base);
-    const kind = st.ctorArgs ? 'class' : 'method';
-    const mh = moduleHashOf(kind, classSources(cls), method, st.ctorArgs, opts);
-    const { cache, owned } = buildCache(opts);
-    st.memo = new TensorMemo(cache, mh, opts.cacheDtype);
-    st.handle = makeHandle(st.memo, owned);
-    defineInstanceHandle(self); // legacy decorators have no initializer hook: do it on first call
-    logDebug(`tensorCache: ${cls.name}.${method} module hash ${mh}`);
+  return st;
+}
+
+function instanceOptions(self: object, base: TensorCacheOptions): TensorCacheOptions {
+  const own = (self as { tensorcache?: unknown }).tensorcache;
+  if (own === undefined) return base;
+  const st = stateOf(self);
+  if (st.own?.value !== own) st.own = { value: own, options: mergeOptions(base, own) };
+  return st.own.options;
+}
+
+function instanceMemo(self: object, method: string, opts: TensorCacheOptions): MemoSlot {
+  const st = stateOf(self);
+  if (st.memo) return st.memo;
+  st.cache ??= buildCache(opts);
+  const { cache, owned } = st.cache;
+  const kind = st.ctorDigest !== undefined ? 'class' : 'method';
+  let instance: string | null | Promise<string> = null;
+  if (opts.moduleHash === undefined) {
+    if (opts.instanceKey) instance = identityDigest(opts.instanceKey(self), 'instanceKey(self)', HINT_INSTANCE, cache);
+    else if (kind === 'class') instance = st.ctorDigest!;
+    else instance = identityDigest(instanceState(self), 'this', HINT_INSTANCE, cache);
   }
+  const deps = opts.dependsOn === undefined ? null : identityDigest(opts.dependsOn, 'options.dependsOn', HINT_DEPENDS_ON, cache);
+  const identity = { kind, code: instanceCode(self), method, cacheDtype: opts.cacheDtype, ...(opts.moduleHash !== undefined ? { fixed: opts.moduleHash } : {}) } as const;
+  st.memo = settle(
+    [instance, deps],
+    ([inst, dependencies]) => {
+      const memo = new TensorMemo(cache, moduleHashOf({ ...identity, instance: inst, dependencies }), opts.cacheDtype, opts.rows);
+      st.memo = memo;
+      st.handle = makeHandle(memo, owned);
+      defineInstanceHandle(self); // legacy decorators have no initializer hook: do it on first call
+      logDebug(`tensorCache: ${self.constructor?.name}.${method} module hash ${memo.moduleHash}`);
+      return memo;
+    },
+    () => {
+      st.memo = undefined;
+    },
+  );
   return st.memo;
 }
 
-function wrapMethod(original: AnyFn, method: string, base: TensorCacheOptions, clsOf: (self: object) => Function): AnyFn {
+function wrapMethod(original: AnyFn, method: string, base: TensorCacheOptions): AnyFn {
   const wrapped = async function (this: object, ...args: unknown[]): Promise<unknown> {
     const opts = instanceOptions(this, base);
     if (opts.enabled === false) return original.apply(this, args);
-    return instanceMemo(this, clsOf(this), method, base).call(original, this, args);
+    const slot = instanceMemo(this, method, opts);
+    return (slot instanceof TensorMemo ? slot : await slot).call(original, this, args);
   };
   Object.defineProperty(wrapped, 'name', { value: original.name || method });
   return wrapped;
@@ -213,20 +156,27 @@ function defineInstanceHandle(self: object): void {
   });
 }
 
-/** The wrapped function's type: same call signature, plus `.cache`. */
-export type Memoized<F> = F & { readonly cache: TensorCacheHandle };
+/**
+ * A wrapped function's type: the same parameters, a `Promise` of its (awaited) result whether or
+ * not it was async, plus `.cache`.
+ */
+export type Memoized<F extends (...args: never[]) => unknown> = ((this: ThisParameterType<F>, ...args: Parameters<F>) => Promise<Awaited<ReturnType<F>>>) & {
+  readonly cache: TensorCacheHandle;
+};
 
 /**
- * Caches tensor results per sample. Use it on a function, a method or a class:
+ * Caches tensor results per sample. Use it on a function, an async method or a class:
  *
  * @example
- * const embed = tensorCache({ persistent: true })(async (ids: Tensor) => encoder.run({ ids }));
+ * const embed = tensorCache({ persistent: true, dependsOn: [session] })(async (ids: Tensor) => session.run({ ids }));
  * class Encoder { @tensorCache() async forward(x: Tensor, mode: string) { ... } }
  * @tensorCache({ maxMemoryBytes: 2e9 }) class Teacher { constructor(cfg) {...} async forward(x) {...} }
  *
- * Tensor arguments must share the batch size along dim 0; every sample is keyed by its rows
- * in every tensor argument (with dtype and row shape) and all other arguments. Hits come from
- * the cache, misses run as one sub-batch, and outputs come back in the caller's order.
+ * Tensor arguments (positional, or members of a feeds object) and arrays declared in `rows` share
+ * the batch size along dim 0; every sample is keyed by its rows (with dtype and row shape), all
+ * other arguments, and the module hash (code, instance identity, `dependsOn`, storage options).
+ * Hits come from the cache, misses run as one sub-batch, outputs come back in the caller's order.
+ * What a function reads besides its arguments (a closure's state) must be declared in `dependsOn`.
  */
 export function tensorCache(options?: TensorCacheOptions) {
   const base = checkOptions('options', options);
@@ -235,13 +185,11 @@ export function tensorCache(options?: TensorCacheOptions) {
     if (context && typeof context === 'object' && 'kind' in (context as object)) {
       const ctx = context as { kind: string; name: string | symbol; addInitializer(fn: (this: object) => void): void };
       if (ctx.kind === 'method') {
-        const name = String(ctx.name);
-        let owner: Function | undefined;
+        checkFormOptions('method', base);
         ctx.addInitializer(function (this: object) {
-          owner ??= this.constructor;
           defineInstanceHandle(this);
         });
-        return wrapMethod(target as AnyFn, name, base, (self) => owner ?? self.constructor) as T;
+        return wrapMethod(target as AnyFn, String(ctx.name), base) as T;
       }
       if (ctx.kind === 'class') return decorateClass(target as unknown as Ctor, base) as T;
       throw invalidType('tensorCache target', 'a function, a method or a class', ctx.kind);
@@ -250,8 +198,8 @@ export function tensorCache(options?: TensorCacheOptions) {
     if (context !== undefined && (typeof context === 'string' || typeof context === 'symbol')) {
       const desc = arguments[2] as PropertyDescriptor | undefined;
       if (!desc || typeof desc.value !== 'function') throw invalidType('tensorCache target', 'a method', desc?.value);
-      const cls = (target as { constructor: Function }).constructor;
-      desc.value = wrapMethod(desc.value as AnyFn, String(context), base, () => cls);
+      checkFormOptions('method', base);
+      desc.value = wrapMethod(desc.value as AnyFn, String(context), base);
       return desc as unknown as T;
     }
     if (typeof target !== 'function') throw invalidType('tensorCache target', 'a function, a method or a class', target);
@@ -259,34 +207,90 @@ export function tensorCache(options?: TensorCacheOptions) {
     return decorateFunction(target as unknown as AnyFn, base) as T;
   }
   return decorate as {
-    <F extends (...args: never[]) => unknown>(fn: F, context?: ClassMethodDecoratorContext | undefined): Memoized<F>;
+    <F extends (...args: never[]) => unknown>(fn: F, context?: ClassMethodDecoratorContext): Memoized<F>;
     <C extends Ctor>(cls: C, context?: ClassDecoratorContext): C;
     (target: object, key: string | symbol, descriptor: PropertyDescriptor): PropertyDescriptor;
   };
 }
 
+/** Options that only one form reads are refused on the others (they would be silently ignored). */
+function checkFormOptions(form: 'function' | 'method', o: TensorCacheOptions): void {
+  if (o.method !== undefined) throw invalidType('options.method', `no method option on a ${form} (it names the method of a decorated class)`, o.method);
+  if (form === 'function' && o.instanceKey !== undefined) {
+    throw invalidType('options.instanceKey', 'no instanceKey on a function (it identifies instances of a decorated class or method)', o.instanceKey);
+  }
+}
+
+// Functions wrapped without dependsOn, by (storage they share, module hash): two closures of one
+// factory have one source, so sharing a dir or a Cache they would serve each other's results.
+const undeclared = new Map<string, WeakRef<Function>>();
+const cacheIds = new WeakMap<Cache, number>();
+let nextCacheId = 0;
+
+function sharedStorageOf(o: TensorCacheOptions): string | undefined {
+  if (o.cache) {
+    if (!cacheIds.has(o.cache)) cacheIds.set(o.cache, nextCacheId++);
+    return `cache#${cacheIds.get(o.cache)}`;
+  }
+  return o.dir !== undefined ? `dir:${resolve(o.dir)}` : undefined; // a private cache is shared with nobody
+}
+
+function checkUndeclaredTwin(fn: Function, o: TensorCacheOptions, moduleHash: string): void {
+  const storage = sharedStorageOf(o);
+  if (o.dependsOn !== undefined || o.moduleHash !== undefined || storage === undefined) return;
+  const id = `${storage}\0${moduleHash}`;
+  const other = undeclared.get(id)?.deref();
+  if (other && other !== fn) {
+    throw invalidType(
+      'options.dependsOn',
+      `a declaration: another function with the same source already stores into ${o.cache ? 'this Cache' : o.dir}, and closures of one source over different values would serve each other's results; declare the values this one captures with dependsOn: [...] (dependsOn: [] if it captures nothing that changes its results)`,
+      undefined,
+    );
+  }
+  undeclared.set(id, new WeakRef(fn));
+}
+
 function decorateFunction(fn: AnyFn, base: TensorCacheOptions): Memoized<AnyFn> {
-  const mh = moduleHashOf('function', [Function.prototype.toString.call(fn)], fn.name, undefined, base);
-  let memo: TensorMemo | undefined;
+  checkFormOptions('function', base);
+  const identity: Omit<ModuleIdentity, 'dependencies'> = {
+    kind: 'function', code: functionCode(fn, 'tensorCache target'), method: fn.name, instance: null, cacheDtype: base.cacheDtype,
+    ...(base.moduleHash !== undefined ? { fixed: base.moduleHash } : {}),
+  };
+  if (base.dependsOn === undefined) checkUndeclaredTwin(fn, base, moduleHashOf({ ...identity, dependencies: null }));
+  let built: { cache: Cache; owned: boolean } | undefined;
+  let slot: MemoSlot | undefined;
   let handle: TensorCacheHandle | undefined;
-  const init = () => {
-    if (!memo) {
-      const { cache, owned } = buildCache(base);
-      memo = new TensorMemo(cache, mh, base.cacheDtype);
-      handle = makeHandle(memo, owned);
-      logDebug(`tensorCache: ${fn.name || 'anonymous function'} module hash ${mh}`);
-    }
-    return memo;
+  const init = (): MemoSlot => {
+    if (slot) return slot;
+    built ??= buildCache(base);
+    const { cache, owned } = built;
+    const deps = base.dependsOn === undefined ? null : identityDigest(base.dependsOn, 'options.dependsOn', HINT_DEPENDS_ON, cache);
+    slot = settle(
+      [deps],
+      ([dependencies]) => {
+        const memo = new TensorMemo(cache, moduleHashOf({ ...identity, dependencies }), base.cacheDtype, base.rows);
+        slot = memo;
+        handle = makeHandle(memo, owned);
+        logDebug(`tensorCache: ${fn.name || 'anonymous function'} module hash ${memo.moduleHash}`);
+        return memo;
+      },
+      () => {
+        slot = undefined;
+      },
+    );
+    return slot;
   };
   const wrapped = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
     if (base.enabled === false) return fn.apply(this, args);
-    return init().call(fn, this, args);
+    const s = init();
+    return (s instanceof TensorMemo ? s : await s).call(fn, this, args);
   };
   Object.defineProperty(wrapped, 'name', { value: fn.name });
   Object.defineProperty(wrapped, 'cache', {
     enumerable: false,
     get() {
       init();
+      if (!handle) throw invalidType('cache', 'a first call of the function (dependsOn names files, hashed at the first call)', 'no call yet');
       return handle;
     },
   });
@@ -304,17 +308,20 @@ function decorateClass(cls: Ctor, base: TensorCacheOptions): Ctor {
     constructor(...args: unknown[]) {
       super(...args);
       const own = instanceOptions(this, base);
-      if (own.moduleHash === undefined) {
-        // Fails here, at construction, naming the argument that has no canonical encoding.
-        encodeKey('tensorCache-ctor', args, 'constructor arguments');
+      const st = stateOf(this);
+      st.ctorDigest = null;
+      if (own.moduleHash === undefined && own.instanceKey === undefined) {
+        // Taken now, as the instance was made, and failing here, naming the argument that has no encoding.
+        const digest = identityDigest(args, 'constructor arguments', HINT_INSTANCE, undefined);
+        if (digest instanceof Promise) digest.catch(() => {}); // reported at the first call
+        st.ctorDigest = digest;
       }
-      instances.set(this, { ...(instances.get(this) ?? {}), ctorArgs: args });
       defineInstanceHandle(this);
     }
   };
   Object.defineProperty(Decorated, 'name', { value: cls.name });
   Object.defineProperty(Decorated.prototype, method, {
-    value: wrapMethod(original as AnyFn, method, base, () => cls as unknown as Function),
+    value: wrapMethod(original as AnyFn, method, base),
     writable: true,
     configurable: true,
   });

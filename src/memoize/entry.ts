@@ -7,7 +7,7 @@
 //               u32 stored byte length
 //   pad to 8; per output: bytes, each padded to 8
 import { CacheError } from '../errors.js';
-import { DTYPE_BY_CODE, DTYPES } from './tensor.js';
+import { dtypeInfo, dtypeOfCode } from '../tensor.js';
 
 export const ENTRY_VERSION = 1;
 
@@ -48,8 +48,8 @@ export function encodeHeader(s: EntrySchema): Buffer {
     b.writeUInt16LE(names[i].length, o);
     names[i].copy(b, o + 2);
     o += 2 + names[i].length;
-    b[o] = DTYPES[out.dtype].code;
-    b[o + 1] = DTYPES[out.storedDtype].code;
+    b[o] = dtypeInfo(out.dtype)!.code;
+    b[o + 1] = dtypeInfo(out.storedDtype)!.code;
     b[o + 2] = out.rowDims.length;
     o += 3;
     for (const d of out.rowDims) {
@@ -95,8 +95,8 @@ export function decodeHeader(b: Buffer): { schema: EntrySchema; headerLength: nu
     if (o + 2 + nameLen + 3 > b.length) bad('truncated header');
     const name = b.toString('utf8', o + 2, o + 2 + nameLen);
     o += 2 + nameLen;
-    const dtype = DTYPE_BY_CODE.get(b[o]) ?? bad('dtype');
-    const storedDtype = DTYPE_BY_CODE.get(b[o + 1]) ?? bad('stored dtype');
+    const dtype = dtypeOfCode(b[o]) ?? bad('dtype');
+    const storedDtype = dtypeOfCode(b[o + 1]) ?? bad('stored dtype');
     const ndim = b[o + 2];
     o += 3;
     if (o + 4 * ndim + 4 > b.length) bad('truncated header');
@@ -106,7 +106,7 @@ export function decodeHeader(b: Buffer): { schema: EntrySchema; headerLength: nu
     const storedBytes = b.readUInt32LE(o);
     o += 4;
     const elems = rowDims.reduce((a, x) => a * x, 1);
-    if (storedBytes !== elems * DTYPES[storedDtype].bytes) bad('row size does not match its dims');
+    if (storedBytes !== elems * dtypeInfo(storedDtype)!.bytes) bad('row size does not match its dims');
     outputs.push({ name, dtype, storedDtype, rowDims, storedBytes });
   }
   const headerLength = pad8(o);

@@ -10,7 +10,7 @@ import { encodeKey } from '../keys.js';
 /** A model handed to a pipeline: a file (`model.onnx`) or a directory (model + external data). */
 export interface ModelInput {
   path: string;
-  /** Free-form, JSON-serialisable facts carried along the passes (not part of the model id). */
+  /** Free-form, JSON-like facts carried along the passes; part of the input id (a pass may read them). */
   attributes?: Record<string, unknown>;
 }
 
@@ -62,7 +62,7 @@ async function walkDir(dir: string, root: string, out: string[]): Promise<void> 
 export function contentId(kind: 'file' | 'dir', files: readonly ModelFile[]): string {
   // A file model's id is its bytes alone: renaming model.onnx does not change the model.
   const parts = kind === 'file' ? [kind, files[0].size, files[0].hash] : [kind, files.map((f) => [f.path, f.size, f.hash])];
-  return hash(encodeKey('modelcache-model-v1', parts).bytes);
+  return hash(encodeKey('modelcache-model-v1', parts));
 }
 
 /** Lists and hashes the files of the model at `path`. */

@@ -12,7 +12,7 @@ export interface PassInput {
   /** The model file, or the folder of a directory model. Read only: never modify it. */
   path: string;
   kind: 'file' | 'dir';
-  /** The model's id (content hash for the pipeline's input, output id for a pass output). */
+  /** The model's id (for the pipeline's input: content hash and attributes; for a pass output: its output id). */
   id: string;
   attributes: Record<string, unknown>;
 }
@@ -20,7 +20,7 @@ export interface PassInput {
 /** How a pass hands back its output: a path (file or folder), optionally with attributes. */
 export type PassOutput = string | { path: string; attributes?: Record<string, unknown> } | void | undefined;
 
-/** What the accelerator is: part of every output id. */
+/** What the accelerator is: part of every output id (except those of accelerator-agnostic passes). */
 export interface AcceleratorSpec {
   device?: string;
   executionProvider?: string;
@@ -33,6 +33,7 @@ export interface PassContext {
   outputDir: string;
   /** `join(outputDir, name)`; default name `model.onnx`. */
   outputPath(name?: string): string;
+  /** The accelerator the output is made for (an error to read in an accelerator-agnostic pass). */
   accelerator: AcceleratorSpec;
   pass: { type: string; name: string; version: string };
   inputId: string;
@@ -42,8 +43,9 @@ export interface PassContext {
 }
 
 /**
- * A step of a pipeline. Its output is cached under the id of (type, version, canonical config,
- * input model id, accelerator): bump `version` whenever `run` changes what it produces.
+ * A step of a pipeline. Its output is cached under the id of (type, version, canonical config
+ * with defaults applied, input model id, accelerator unless `acceleratorAgnostic`): bump `version`
+ * whenever `run` changes what it produces.
  */
 export interface Pass<C = unknown> {
   /** What the pass does ('OnnxGraphOptimization', 'Float16', ...). */
@@ -54,6 +56,19 @@ export interface Pass<C = unknown> {
   name?: string;
   /** JSON-like options; functions and class instances keep caching local (see the docs). */
   config?: C;
+  /**
+   * Default values of the config's top-level members. A config that leaves a member out (or
+   * `undefined`) and one that spells out its default get the same output id, and `run` receives
+   * the config with the defaults applied. With `defaults`, every config member must be one of
+   * them (a misspelled member is a TypeError, as in Olive).
+   */
+  defaults?: Partial<C>;
+  /**
+   * True when the output does not depend on the accelerator (metadata, format conversion): its
+   * output id leaves the accelerator out, so it is reused under every accelerator. Reading
+   * `ctx.accelerator` in `run` is then an error.
+   */
+  acceleratorAgnostic?: boolean;
   run(input: PassInput, config: C, ctx: PassContext): PassOutput | Promise<PassOutput>;
 }
 
@@ -62,18 +77,44 @@ export interface NormalizedPass {
   type: string;
   version: string;
   name: string;
+  /** The config with the defaults applied: what ids are computed from and what `run` receives. */
   config: unknown;
+  acceleratorAgnostic: boolean;
   run: Pass['run'];
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** `config` over `defaults` (top-level members; an `undefined` member takes its default). */
+function applyDefaults(name: string, config: unknown, defaults: unknown): unknown {
+  if (defaults === undefined) return config;
+  if (!isPlainObject(defaults)) throw invalidType(`${name}.defaults`, 'a plain object of default config values', defaults);
+  if (config === undefined) return { ...defaults };
+  if (!isPlainObject(config)) throw invalidType(`${name}.config`, 'a plain object (the pass declares defaults)', config);
+  const merged: Record<string, unknown> = { ...defaults };
+  for (const [k, v] of Object.entries(config)) {
+    if (!Object.hasOwn(defaults, k)) {
+      throw invalidType(`${name}.config.${k}`, `one of the members of ${name}.defaults (${Object.keys(defaults).join(', ') || 'none'})`, k);
+    }
+    if (v !== undefined) merged[k] = v;
+  }
+  return merged;
 }
 
 /** Validates a pass definition (`name` for messages, e.g. `pass #2`). */
 export function normalizePass(name: string, pass: unknown, takenNames: ReadonlySet<string>): NormalizedPass {
-  if (pass === null || typeof pass !== 'object') throw invalidType(name, 'a pass { type, version?, name?, config?, run }', pass);
-  checkOptionNames(name, pass, ['type', 'version', 'name', 'config', 'run']);
+  if (pass === null || typeof pass !== 'object') throw invalidType(name, 'a pass { type, version?, name?, config?, defaults?, acceleratorAgnostic?, run }', pass);
+  checkOptionNames(name, pass, ['type', 'version', 'name', 'config', 'defaults', 'acceleratorAgnostic', 'run']);
   const p = pass as Pass;
   if (typeof p.type !== 'string' || p.type.length === 0 || p.type.length > 200) throw invalidType(`${name}.type`, 'non-empty string', p.type);
   if (p.version !== undefined && typeof p.version !== 'string' && typeof p.version !== 'number') throw invalidType(`${name}.version`, 'string or number', p.version);
   if (typeof p.run !== 'function') throw invalidType(`${name}.run`, 'function (input, config, ctx) => output', p.run);
+  if (p.acceleratorAgnostic !== undefined && typeof p.acceleratorAgnostic !== 'boolean') throw invalidType(`${name}.acceleratorAgnostic`, 'boolean', p.acceleratorAgnostic);
+  const config = applyDefaults(name, p.config, p.defaults);
   let passName: string;
   if (p.name !== undefined) {
     if (typeof p.name !== 'string' || p.name.length === 0) throw invalidType(`${name}.name`, 'non-empty string', p.name);
@@ -83,7 +124,7 @@ export function normalizePass(name: string, pass: unknown, takenNames: ReadonlyS
     passName = p.type;
     for (let i = 2; takenNames.has(passName); i++) passName = `${p.type}_${i}`;
   }
-  return { type: p.type, version: String(p.version ?? '1'), name: passName, config: p.config, run: p.run };
+  return { type: p.type, version: String(p.version ?? '1'), name: passName, config, acceleratorAgnostic: p.acceleratorAgnostic ?? false, run: p.run };
 }
 
 function isInside(child: string, parent: string): boolean {

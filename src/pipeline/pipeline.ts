@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { CacheError, checkInteger, checkOptionNames, invalidType } from '../errors.js';
 import { logDebug, warn } from '../log.js';
-import { canonicalConfig, evaluationId, outputId, type CanonicalConfig } from './config.js';
+import { canonicalConfig, evaluationId, inputModelId, outputId, type CanonicalConfig } from './config.js';
 import { LocalStore } from './local.js';
 import { resolveLocation, type PipelineCacheOptions } from './location.js';
 import { MANIFEST_FORMAT, type OutputManifest } from './manifest.js';
@@ -16,7 +16,7 @@ import { collectOutput, normalizePass, type AcceleratorSpec, type NormalizedPass
 import { HOST, MODELCACHE_VERSION, newRunId, RecordStore, type EvaluationRecord, type RunRecord } from './records.js';
 import { SharedStore, type SharedHit } from './shared.js';
 
-/** Scores a model; its result is cached by (model id, evaluator type, version, canonical config). */
+/** Scores a model; its result is cached by (model id, evaluator type, version, canonical config, accelerator). */
 export interface Evaluator<C = unknown> {
   type: string;
   /** Bump when `evaluate` changes what it measures. Default '1'. */
@@ -44,7 +44,10 @@ export interface PipelineOptions {
    * platform cache dir, local only.
    */
   cache?: string | readonly string[] | PipelineCacheOptions;
-  /** Part of every output id. Default `{ device: 'cpu', executionProvider: 'CPUExecutionProvider' }`. */
+  /**
+   * Part of every output id (except those of accelerator-agnostic passes) and of every evaluation
+   * id. Default `{ device: 'cpu', executionProvider: 'CPUExecutionProvider' }`.
+   */
   accelerator?: AcceleratorSpec;
   /** Cache failures too (locally): a pass that failed is not run again for the same input. Default false. */
   cacheFailures?: boolean;
@@ -314,8 +317,9 @@ export class Pipeline {
     if (options.evaluator !== undefined) checkEvaluator('options.evaluator', options.evaluator);
 
     const content = await readModel(input.path);
+    const inputId = inputModelId(content.id, input.attributes);
     const chain: Chain = {
-      input: { path: input.path, kind: content.kind, id: content.id, attributes: { ...(input.attributes ?? {}) }, files: content.kind === 'file' ? [input.path] : [] },
+      input: { path: input.path, kind: content.kind, id: inputId, attributes: { ...(input.attributes ?? {}) }, files: content.kind === 'file' ? [input.path] : [] },
       steps: [],
       stats: emptyStats(),
       uploads: new Set(),
@@ -334,8 +338,8 @@ export class Pipeline {
     const last = chain.steps[chain.steps.length - 1];
     const lastManifest = last ? (last.local?.manifest ?? last.shared?.manifest) : undefined;
     const result = new PipelineResult({
-      id: last ? last.outputId : content.id,
-      inputId: content.id,
+      id: last ? last.outputId : inputId,
+      inputId,
       passes: chain.steps.map((s) => s.report),
       stats: chain.stats,
       attributes: lastManifest ? lastManifest.attributes : chain.input.attributes,
@@ -358,7 +362,7 @@ export class Pipeline {
         warn('ERR_CONFIG_NOT_PORTABLE', `pipeline pass ${pass.name}: ${config.problem} has no portable encoding; outputs of this pass and the passes after it are cached locally only, not shared`);
       }
       shareable &&= config.shareable;
-      const id = outputId({ type: pass.type, version: pass.version, config, inputId, accelerator: this.#accelerator });
+      const id = outputId({ type: pass.type, version: pass.version, config, inputId, accelerator: pass.acceleratorAgnostic ? null : this.#accelerator });
       chain.steps.push({
         index: chain.steps.length,
         pass,
@@ -522,15 +526,7 @@ export class Pipeline {
     const local = this.#locals[0];
     const work = await local.workDir();
     const modelDir = join(work, 'model');
-    const ctx: PassContext = {
-      outputDir: modelDir,
-      outputPath: (name = 'model.onnx') => join(modelDir, name),
-      accelerator: this.#acceleratorSpec,
-      pass: { type: pass.type, name: pass.name, version: pass.version },
-      inputId: step.inputId,
-      outputId: step.outputId,
-      log: (message) => logDebug(`pipeline ${pass.name}: ${message}`),
-    };
+    const ctx = passContext(pass, step, modelDir, this.#acceleratorSpec);
     const start = Date.now();
     const t0 = performance.now();
     const record: RunRecord = {
@@ -625,16 +621,17 @@ export class Pipeline {
     if (target instanceof PipelineResult) return this.#evaluate(undefined, target, evaluator);
     const input = checkModelInput('target', target);
     const content = await readModel(input.path);
+    const id = inputModelId(content.id, input.attributes, 'target.attributes');
     const files = content.kind === 'file' ? [input.path] : content.files.map((f) => join(input.path, ...f.path.split('/')));
-    const materialized: Materialized = { path: input.path, kind: content.kind, id: content.id, attributes: input.attributes ?? {}, files };
-    const result = new PipelineResult({ id: content.id, inputId: content.id, passes: [], stats: emptyStats(), attributes: materialized.attributes, materialize: async () => materialized });
+    const materialized: Materialized = { path: input.path, kind: content.kind, id, attributes: input.attributes ?? {}, files };
+    const result = new PipelineResult({ id, inputId: id, passes: [], stats: emptyStats(), attributes: materialized.attributes, materialize: async () => materialized });
     return this.#evaluate(undefined, result, evaluator);
   }
 
   async #evaluate(chain: Chain | undefined, target: PipelineResult, evaluator: Evaluator): Promise<EvaluationResult> {
     const config = canonicalConfig(evaluator.config, 'evaluator.config');
     const version = String(evaluator.version ?? '1');
-    const id = evaluationId({ modelId: target.id, type: evaluator.type, version, config });
+    const id = evaluationId({ modelId: target.id, type: evaluator.type, version, config, accelerator: this.#accelerator });
     // Shared only when both the model's id and the evaluator's config are portable.
     const lastPass = target.passes[target.passes.length - 1];
     const shareable = Boolean(this.#shared) && config.shareable && (lastPass ? lastPass.shareable : true);
@@ -688,6 +685,29 @@ export class Pipeline {
     await this.#records.close();
     if (this.#ownsTier) await this.#shared?.tier.close();
   }
+}
+
+/** What `run` of `pass` is given; an accelerator-agnostic pass cannot read the accelerator. */
+function passContext(pass: NormalizedPass, step: Step, modelDir: string, accelerator: AcceleratorSpec): PassContext {
+  const ctx = {
+    outputDir: modelDir,
+    outputPath: (name = 'model.onnx') => join(modelDir, name),
+    pass: { type: pass.type, name: pass.name, version: pass.version },
+    inputId: step.inputId,
+    outputId: step.outputId,
+    log: (message: string) => logDebug(`pipeline ${pass.name}: ${message}`),
+  } as PassContext;
+  Object.defineProperty(ctx, 'accelerator', {
+    enumerable: true,
+    get() {
+      // Its output is reused under every accelerator: one that depends on it would be wrong there.
+      if (pass.acceleratorAgnostic) {
+        throw new CacheError('ERR_BAD_INPUT', `pass ${pass.name} is declared acceleratorAgnostic, so its output is reused under every accelerator; it cannot read ctx.accelerator (drop acceleratorAgnostic if its output depends on it)`);
+      }
+      return accelerator;
+    },
+  });
+  return ctx;
 }
 
 function checkEvaluator(name: string, e: unknown): void {

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DiskTier, tensorCache } from '../../src/index.js';
+import { InferenceSession as CachedSession } from '../../src/ort/index.js';
 import { randomBytes, tempDir } from '../helpers.js';
 import { models } from '../models.js';
 
@@ -96,5 +97,27 @@ describe('tensorCache across processes', () => {
     const tier = new DiskTier({ dir });
     expect((await tier.verify()).problems).toEqual([]);
     await tier.close();
+  });
+});
+
+describe('tensorCache with a session as a declared dependency', () => {
+  it('keys a session created by modelcache/ort by its cache key: another model is another module', async () => {
+    const dir = join(tempDir(), 'sessions');
+    const cls = await CachedSession.create(models.ocrCls, { cache: { dir } });
+    const vad = await CachedSession.create(models.sileroVad, { cache: { dir } });
+    const x = images(1, 5);
+    const run = (x: ort.Tensor) => cls.run({ x });
+    const a = tensorCache({ dependsOn: [cls] })(run);
+    const b = tensorCache({ dependsOn: [vad] })(run);
+    const a2 = tensorCache({ dependsOn: [cls] })(run);
+    for (const f of [a, b, a2]) await f(x);
+    expect(a.cache.moduleHash).not.toBe(b.cache.moduleHash);
+    expect(a.cache.moduleHash).toBe(a2.cache.moduleHash);
+  });
+
+  it('refuses a plain onnxruntime session in dependsOn at the first call, saying how to declare the model instead', async () => {
+    const plain = await ort.InferenceSession.create(models.ocrCls);
+    const f = tensorCache({ dependsOn: [plain] })((x: ort.Tensor) => plain.run({ x }));
+    await expect(f(images(1, 6))).rejects.toThrow(/contentOf.*options\.dependsOn\[0\]/);
   });
 });

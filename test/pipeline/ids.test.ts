@@ -1,8 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canonicalConfig, modelId, outputId } from '../../src/pipeline/index.js';
+import { canonicalConfig, modelId, outputId, Pipeline, type AcceleratorSpec, type PassContext, type PassInput } from '../../src/pipeline/index.js';
 import { tempDir } from '../helpers.js';
+import { appendPass } from './helpers.js';
 
 const ACC = canonicalConfig({ device: 'cpu' });
 const base = { type: 'T', version: '1', config: canonicalConfig({ a: 1 }), inputId: 'a'.repeat(32), accelerator: ACC };
@@ -84,5 +85,130 @@ describe('model id', () => {
 
   it('names a missing model in its error', async () => {
     await expect(modelId(join(dir, 'nope.onnx'))).rejects.toThrow(/nope\.onnx/);
+  });
+});
+
+/** Runs of real pipelines: a scratch root, and input files in it. */
+const root = tempDir();
+let n = 0;
+const file = (text: string) => {
+  const p = join(root, `in-${n++}.txt`);
+  writeFileSync(p, text);
+  return p;
+};
+
+describe('pipeline ids cover what a result depends on', () => {
+  const GPU = { device: 'gpu', executionProvider: 'CUDAExecutionProvider' };
+
+  it('input model attributes are part of the input id: a pass that reads them runs again when they change', async () => {
+    const dir = join(root, `c${n++}`);
+    const src = file('model');
+    const opsetPass = {
+      type: 'StampOpset',
+      run(input: PassInput, _cfg: unknown, ctx: PassContext) {
+        writeFileSync(ctx.outputPath('m.txt'), `opset ${String(input.attributes.opset)}`);
+      },
+    };
+    const p = new Pipeline({ cache: dir }).add(opsetPass);
+    const a = await p.run({ path: src, attributes: { opset: 13 } });
+    const b = await p.run({ path: src, attributes: { opset: 17 } });
+    const text = readFileSync(await b.path(), 'utf8');
+    await p.close();
+    expect(b.passes[0].status).toBe('computed');
+    expect(text).toBe('opset 17');
+    expect(a.id).not.toBe(b.id);
+  });
+
+  it('an evaluation is keyed by the accelerator: a GPU evaluation is not served the cached CPU metrics', async () => {
+    const dir = join(root, `c${n++}`);
+    const src = file('model');
+    const evaluator = { type: 'Device', evaluate: (_m: PassInput, _c: unknown, ctx: { accelerator: AcceleratorSpec }) => ({ device: ctx.accelerator.device }) };
+    const cpu = new Pipeline({ cache: dir });
+    expect((await cpu.evaluate(src, evaluator)).metrics).toEqual({ device: 'cpu' });
+    await cpu.close();
+    const gpu = new Pipeline({ cache: dir, accelerator: GPU });
+    const r = await gpu.evaluate(src, evaluator);
+    await gpu.close();
+    expect(r.cached).toBe(false);
+    expect(r.metrics).toEqual({ device: 'gpu' });
+  });
+
+  it('an accelerator-agnostic pass is a cache hit under another accelerator', async () => {
+    const dir = join(root, `c${n++}`);
+    const src = file('model');
+    const calls = { n: 0 };
+    const meta = { ...appendPass('+meta', calls), type: 'Metadata', acceleratorAgnostic: true };
+    const cpu = new Pipeline({ cache: dir }).add(meta);
+    await cpu.run(src);
+    await cpu.close();
+    const gpu = new Pipeline({ cache: dir, accelerator: GPU }).add(meta);
+    const r = await gpu.run(src);
+    await gpu.close();
+    expect(r.passes[0].status).toBe('local');
+    expect(calls.n).toBe(1);
+  });
+});
+
+describe('pass defaults and accelerator-agnostic passes', () => {
+  const echo = (config: unknown, defaults?: Record<string, unknown>, seen: unknown[] = []) => ({
+    type: 'Echo',
+    config,
+    ...(defaults ? { defaults } : {}),
+    run(_input: PassInput, cfg: unknown, ctx: PassContext) {
+      seen.push(cfg);
+      writeFileSync(ctx.outputPath('m.txt'), JSON.stringify(cfg));
+    },
+  });
+
+  it('a config written with a default value and without it get the same output id', async () => {
+    const dir = join(root, `c${n++}`);
+    const src = file('m');
+    const defaults = { level: 'all', opset: 17 };
+    const seen: unknown[] = [];
+    const a = new Pipeline({ cache: dir }).add(echo({ level: 'all' }, defaults, seen));
+    const ra = await a.run(src);
+    await a.close();
+    const b = new Pipeline({ cache: dir }).add(echo({ level: 'all', opset: 17 }, defaults, seen));
+    const rb = await b.run(src);
+    await b.close();
+    expect(rb.id).toBe(ra.id);
+    expect(rb.passes[0].status).toBe('local');
+    expect(seen).toEqual([{ level: 'all', opset: 17 }]); // run receives the config with defaults applied
+  });
+
+  it('a config member that is not among the defaults is a TypeError naming it', () => {
+    const p = new Pipeline({ cache: join(root, `c${n++}`) });
+    expect(() => p.add(echo({ levle: 'all' }, { level: 'basic' }))).toThrow(/pass #1\.config\.levle/);
+  });
+
+  it('an accelerator-agnostic pass that reads ctx.accelerator fails, saying why', async () => {
+    const p = new Pipeline({ cache: join(root, `c${n++}`) }).add({
+      type: 'Sneaky',
+      acceleratorAgnostic: true,
+      run(_input: PassInput, _cfg: unknown, ctx: PassContext) {
+        writeFileSync(ctx.outputPath('m.txt'), String(ctx.accelerator.device));
+      },
+    });
+    await expect(p.run(file('m'))).rejects.toThrow(/acceleratorAgnostic/);
+    await p.close();
+  });
+
+  it('leaves the accelerator out of an agnostic pass only: the pass after it is keyed by it', async () => {
+    const dir = join(root, `c${n++}`);
+    const src = file('m');
+    const chain = (p: Pipeline) => p.add({ ...appendPass('+meta'), type: 'Meta', acceleratorAgnostic: true }).add(appendPass('+opt'));
+    const cpu = chain(new Pipeline({ cache: dir }));
+    await cpu.run(src);
+    await cpu.close();
+    const gpu = chain(new Pipeline({ cache: dir, accelerator: { device: 'gpu' } }));
+    const r = await gpu.run(src);
+    await gpu.close();
+    expect(r.passes.map((p) => p.status)).toEqual(['local', 'computed']);
+  });
+
+  it('input attributes that cannot be keyed are a TypeError naming them', async () => {
+    const p = new Pipeline({ cache: join(root, `c${n++}`) }).add(appendPass('+a'));
+    await expect(p.run({ path: file('m'), attributes: { hook: () => 1 } })).rejects.toThrow(/model\.attributes\.hook/);
+    await p.close();
   });
 });

@@ -1,6 +1,6 @@
 // TensorProto as found in a serialized model: its name, type, shape, and where its data is (raw
 // bytes, float_data, or external), located by offsets into the model buffer and never copied.
-import { fields, readVarint, utf8, Wire } from './wire.js';
+import { fields, PieceWriter, readVarint, utf8, Wire } from './wire.js';
 
 /** Where a tensor sits in the model. */
 export type TensorPlace = 'initializer' | 'attribute' | 'sparse';
@@ -82,4 +82,12 @@ export function parseTensor(buf: Uint8Array, start: number, end: number, place: 
   }
   if (location === DATA_LOCATION_EXTERNAL) t.external = external ?? {};
   return t;
+}
+
+/** Writes `external_data` entries and `data_location = EXTERNAL`. */
+export function appendExternal(w: PieceWriter, entries: Record<string, string>): void {
+  for (const [k, v] of Object.entries(entries)) {
+    w.field(TensorField.externalData, new PieceWriter().string(1, k).string(2, v).pieces());
+  }
+  w.varint(TensorField.dataLocation, DATA_LOCATION_EXTERNAL);
 }

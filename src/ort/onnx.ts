@@ -5,10 +5,10 @@
 // Rewriting copies every field it does not touch verbatim and re-encodes only the length prefixes
 // of the messages on the path to a changed tensor, so a 400 MB model is rewritten by reference.
 // The wire format and TensorProto parsing are shared with the pipeline's ONNX passes (src/onnx/).
-import { DATA_LOCATION_EXTERNAL, parseTensor, TensorField, type TensorPlace, type TensorRef } from '../onnx/tensor.js';
+import { appendExternal, DATA_LOCATION_EXTERNAL, parseTensor, TensorField, type TensorPlace, type TensorRef } from '../onnx/tensor.js';
 import { corrupt, fields, joinPieces, PieceWriter, rebuild, Wire, type Field, type Pieces } from '../onnx/wire.js';
 
-export { DATA_LOCATION_EXTERNAL, joinPieces, PieceWriter, TensorField, type Pieces, type TensorPlace, type TensorRef };
+export { appendExternal, DATA_LOCATION_EXTERNAL, joinPieces, PieceWriter, TensorField, type Pieces, type TensorPlace, type TensorRef };
 
 /** The message types the walker descends into. */
 const enum Kind {
@@ -96,14 +96,6 @@ export function externalRange(t: TensorRef, fileSize: number): { offset: number;
  */
 export function rebuildTensor(model: Uint8Array, t: TensorRef, drop: readonly number[], append: (w: PieceWriter) => void): Pieces {
   return rebuild(model, t.start, t.end, (f) => drop.includes(f.no), append);
-}
-
-/** Writes `external_data` entries and `data_location = EXTERNAL`. */
-export function appendExternal(w: PieceWriter, entries: Record<string, string>): void {
-  for (const [k, v] of Object.entries(entries)) {
-    w.field(TensorField.externalData, new PieceWriter().string(1, k).string(2, v).pieces());
-  }
-  w.varint(TensorField.dataLocation, DATA_LOCATION_EXTERNAL);
 }
 
 /** Replaces some tensors; returns the new pieces, or undefined when nothing changed. */

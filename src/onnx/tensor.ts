@@ -1,6 +1,6 @@
 // TensorProto as found in a serialized model: its name, type, shape, and where its data is (raw
 // bytes, float_data, or external), located by offsets into the model buffer and never copied.
-import { fields, PieceWriter, readVarint, utf8, Wire } from './wire.js';
+import { corrupt, fields, PieceWriter, readVarint, utf8, Wire } from './wire.js';
 
 /** Where a tensor sits in the model. */
 export type TensorPlace = 'initializer' | 'attribute' | 'sparse';
@@ -90,4 +90,18 @@ export function appendExternal(w: PieceWriter, entries: Record<string, string>):
     w.field(TensorField.externalData, new PieceWriter().string(1, k).string(2, v).pieces());
   }
   w.varint(TensorField.dataLocation, DATA_LOCATION_EXTERNAL);
+}
+
+/**
+ * The numeric external data fields of a tensor, validated: `offset` (default 0) and `length`
+ * (default: to the end of the file, `fileSize`).
+ */
+export function externalRange(t: TensorRef, fileSize: number): { offset: number; length: number } {
+  const ext = t.external ?? {};
+  const offset = ext.offset === undefined ? 0 : Number(ext.offset);
+  const length = ext.length === undefined ? fileSize - offset : Number(ext.length);
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > fileSize) {
+    corrupt(`external data of tensor ${JSON.stringify(t.name)} (offset ${ext.offset}, length ${ext.length}) is outside its ${fileSize}-byte file`);
+  }
+  return { offset, length };
 }

@@ -5,10 +5,10 @@
 // Rewriting copies every field it does not touch verbatim and re-encodes only the length prefixes
 // of the messages on the path to a changed tensor, so a 400 MB model is rewritten by reference.
 // The wire format and TensorProto parsing are shared with the pipeline's ONNX passes (src/onnx/).
-import { appendExternal, DATA_LOCATION_EXTERNAL, parseTensor, TensorField, type TensorPlace, type TensorRef } from '../onnx/tensor.js';
+import { appendExternal, DATA_LOCATION_EXTERNAL, externalRange, parseTensor, TensorField, type TensorPlace, type TensorRef } from '../onnx/tensor.js';
 import { corrupt, fields, joinPieces, PieceWriter, rebuild, Wire, type Field, type Pieces } from '../onnx/wire.js';
 
-export { appendExternal, DATA_LOCATION_EXTERNAL, joinPieces, PieceWriter, TensorField, type Pieces, type TensorPlace, type TensorRef };
+export { appendExternal, DATA_LOCATION_EXTERNAL, externalRange, joinPieces, PieceWriter, TensorField, type Pieces, type TensorPlace, type TensorRef };
 
 /** The message types the walker descends into. */
 const enum Kind {
@@ -72,20 +72,6 @@ export function externalLocations(model: Uint8Array): string[] {
     if (loc !== undefined) seen.add(loc);
   }
   return [...seen];
-}
-
-/**
- * The numeric external data fields of a tensor, validated: `offset` (default 0) and `length`
- * (default: to the end of the file, `fileSize`).
- */
-export function externalRange(t: TensorRef, fileSize: number): { offset: number; length: number } {
-  const ext = t.external ?? {};
-  const offset = ext.offset === undefined ? 0 : Number(ext.offset);
-  const length = ext.length === undefined ? fileSize - offset : Number(ext.length);
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > fileSize) {
-    corrupt(`external data of tensor ${JSON.stringify(t.name)} (offset ${ext.offset}, length ${ext.length}) is outside its ${fileSize}-byte file`);
-  }
-  return { offset, length };
 }
 
 // ------------------------------------------------------------------------------------------ writing

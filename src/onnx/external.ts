@@ -6,8 +6,9 @@ import { isAbsolute, join, normalize, sep } from 'node:path';
 import { CacheError } from '../errors.js';
 import { externalRange, type TensorRef } from './tensor.js';
 
-/** Offsets in a new data file are multiples of this (lets onnxruntime map tensors in place). */
+/** Tensors of at least ALIGN_MIN bytes start at multiples of ALIGN (lets onnxruntime map them in place, as it aligns its own). */
 const ALIGN = 4096;
+const ALIGN_MIN = 1 << 20;
 
 /** Where `location` points inside `dir`, or a CacheError when it leaves it. */
 export function externalPath(dir: string, location: string | undefined): string {
@@ -68,7 +69,7 @@ export class ExternalWriter {
 
   /** Appends `bytes`; returns the external_data entries that point at them. */
   write(bytes: Uint8Array, location = this.location): Record<string, string> {
-    const offset = Math.ceil(this.#size / ALIGN) * ALIGN;
+    const offset = bytes.byteLength >= ALIGN_MIN ? Math.ceil(this.#size / ALIGN) * ALIGN : this.#size;
     if (offset > this.#size) writeSync(this.#fd, new Uint8Array(offset - this.#size), 0, offset - this.#size, this.#size);
     for (let done = 0; done < bytes.byteLength; ) done += writeSync(this.#fd, bytes, done, bytes.byteLength - done, offset + done);
     this.#size = offset + bytes.byteLength;

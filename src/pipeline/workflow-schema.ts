@@ -43,7 +43,7 @@ function entrySchema(kind: 'pass' | 'evaluator', builtins: Record<string, { desc
         if: { required: ['module'] },
         else: {
           properties: {
-            type: { enum: names, errorMessage: `one of the built-in ${kind}s ${names.map((n) => JSON.stringify(n)).join(', ')}, or a "module" exporting your own ${kind}` },
+            type: { enum: names, errorMessage: `one of the built-in ${kind === 'pass' ? 'passes' : 'evaluators'} ${names.map((n) => JSON.stringify(n)).join(', ')}, or a "module" exporting your own ${kind}` },
             export: { not: {}, errorMessage: 'no "export" without "module" (it names an export of that module)' },
           },
         },

@@ -2,7 +2,7 @@
 // metadata_props. Everything else (the graph with its weights) is copied by reference.
 import { CacheError } from '../errors.js';
 import { ModelField, readModel } from './graph.js';
-import { fields, PieceWriter, rebuild, utf8, Wire, type Pieces } from './wire.js';
+import { corrupt, fields, PieceWriter, rebuild, utf8, Wire, type Pieces } from './wire.js';
 
 export interface ModelMetadata {
   producerName?: string;
@@ -14,21 +14,32 @@ export interface ModelMetadata {
   replaceProps?: boolean;
 }
 
-/** The metadata_props of a model, in file order. */
-export function readMetadataProps(model: Uint8Array): [string, string][] {
-  const out: [string, string][] = [];
+interface Prop {
+  key: string;
+  value: string;
+  /** Payload offset of the entry in the model. */
+  start: number;
+}
+
+function props(model: Uint8Array): Prop[] {
+  const out: Prop[] = [];
   for (const f of fields(model, 0, model.byteLength)) {
-    if (f.no !== ModelField.metadataProps || f.wire !== Wire.Bytes) continue;
-    let key = '';
-    let value = '';
+    if (f.no !== ModelField.metadataProps) continue;
+    if (f.wire !== Wire.Bytes) corrupt('metadata_props entry is not a message');
+    const p: Prop = { key: '', value: '', start: f.start };
     for (const g of fields(model, f.start, f.end)) {
       if (g.wire !== Wire.Bytes) continue;
-      if (g.no === 1) key = utf8(model, g.start, g.end);
-      else if (g.no === 2) value = utf8(model, g.start, g.end);
+      if (g.no === 1) p.key = utf8(model, g.start, g.end);
+      else if (g.no === 2) p.value = utf8(model, g.start, g.end);
     }
-    out.push([key, value]);
+    out.push(p);
   }
   return out;
+}
+
+/** The metadata_props of a model, in file order. */
+export function readMetadataProps(model: Uint8Array): [string, string][] {
+  return props(model).map((p) => [p.key, p.value]);
 }
 
 /**
@@ -37,14 +48,10 @@ export function readMetadataProps(model: Uint8Array): [string, string][] {
  */
 export function setMetadata(model: Uint8Array, meta: ModelMetadata): Pieces {
   readModel(model); // refuse what is not a model before writing anything
-  const props = Object.keys(meta.props ?? {}).sort();
-  for (const k of props) if (k.length === 0) throw new CacheError('ERR_BAD_INPUT', 'metadata_props keys must be non-empty');
-  const replaced = new Set(props);
-  const dropProp = (start: number, end: number) => {
-    if (meta.replaceProps) return true;
-    for (const g of fields(model, start, end)) if (g.no === 1 && g.wire === Wire.Bytes) return replaced.has(utf8(model, g.start, g.end));
-    return false;
-  };
+  const keys = Object.keys(meta.props ?? {}).sort();
+  for (const k of keys) if (k.length === 0) throw new CacheError('ERR_BAD_INPUT', 'metadata_props keys must be non-empty');
+  const replaced = new Set(keys);
+  const dropped = new Set(props(model).filter((p) => meta.replaceProps || replaced.has(p.key)).map((p) => p.start));
   return rebuild(
     model,
     0,
@@ -53,12 +60,12 @@ export function setMetadata(model: Uint8Array, meta: ModelMetadata): Pieces {
       (f.no === ModelField.producerName && meta.producerName !== undefined) ||
       (f.no === ModelField.producerVersion && meta.producerVersion !== undefined) ||
       (f.no === ModelField.docString && meta.docString !== undefined) ||
-      (f.no === ModelField.metadataProps && f.wire === Wire.Bytes && dropProp(f.start, f.end)),
+      (f.no === ModelField.metadataProps && dropped.has(f.start)),
     (w) => {
       if (meta.producerName !== undefined) w.string(ModelField.producerName, meta.producerName);
       if (meta.producerVersion !== undefined) w.string(ModelField.producerVersion, meta.producerVersion);
       if (meta.docString !== undefined) w.string(ModelField.docString, meta.docString);
-      for (const k of props) w.field(ModelField.metadataProps, new PieceWriter().string(1, k).string(2, meta.props![k]).pieces());
+      for (const k of keys) w.field(ModelField.metadataProps, new PieceWriter().string(1, k).string(2, meta.props![k]).pieces());
     },
   );
 }

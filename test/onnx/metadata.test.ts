@@ -34,6 +34,12 @@ describe('setMetadata', () => {
     expect(joinPieces(setMetadata(src, { props: { a: '1', b: '2' } }))).toEqual(joinPieces(setMetadata(src, { props: { b: '2', a: '1' } })));
   });
 
+  it('refuses a model with a malformed metadata_props entry instead of copying it', () => {
+    // An entry whose key parses but whose next field has wire type 6 (found by the fuzz target).
+    const bad = Buffer.concat([withProps({}), Buffer.from([0x72, 0x06, 0x0a, 0x01, 0x6b, 0x1e, 0x00, 0x00])]);
+    expect(() => setMetadata(bad, { props: { a: '1' } })).toThrow(/not a valid ONNX model/);
+  });
+
   it('refuses bytes that are not a model', () => {
     expect(() => setMetadata(Buffer.from([0x08, 0x01]), { docString: 'x' })).toThrow(/not a valid ONNX model: no graph/);
   });

@@ -97,7 +97,9 @@ class Converter {
   readonly sites: Site[] = [];
   readonly converted = new Set<GraphView>();
   readonly used = new Set<string>();
-  stats = { tensors: 0, clamped: 0, casts: 0 };
+  readonly top: GraphView;
+  readonly graphField: { start: number; end: number };
+  readonly stats = { tensors: 0, clamped: 0, casts: 0 };
 
   constructor(buf: Uint8Array, opts: Float16Options, external: ExternalData | undefined) {
     const model = readModel(buf);
@@ -115,9 +117,6 @@ class Converter {
     this.top = model.graph;
     this.graphField = model.graphField;
   }
-
-  readonly top: GraphView;
-  readonly graphField: { start: number; end: number };
 
   blocked(n: NodeView): boolean {
     return this.opBlock.has(n.opType) || this.nodeBlock.has(n.name) || this.functions.has(`${n.domain}:${n.opType}`);

@@ -4,7 +4,7 @@
 // changes and copies the rest by reference (see ./wire.ts). Built for untrusted bytes: ERR_CORRUPT
 // on anything malformed, bounded nesting.
 import { parseTensor, type TensorRef } from './tensor.js';
-import { corrupt, fields, readVarint, utf8, Wire, type Field } from './wire.js';
+import { corrupt, fields, utf8, Wire, type Field } from './wire.js';
 
 /** TensorProto.DataType values used here. */
 export const DataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, STRING: 8, BOOL: 9, FLOAT16: 10, DOUBLE: 11 } as const;
@@ -231,25 +231,7 @@ export function readModel(buf: Uint8Array): ModelView {
   return { buf, graph: readGraph(buf, graphField.start, graphField.end), graphField, functions };
 }
 
-/** Every graph of the model, outermost first (subgraphs after the graph holding their node). */
-export function* allGraphs(g: GraphView): Generator<GraphView> {
-  yield g;
-  for (const n of g.nodes) for (const a of n.attributes) for (const sub of a.g ? [a.g, ...a.graphs] : a.graphs) yield* allGraphs(sub);
-}
-
 /** The float32 at `at` (little-endian), e.g. an attribute's `f`. */
 export function floatAt(buf: Uint8Array, at: number): number {
   return new DataView(buf.buffer, buf.byteOffset + at, 4).getFloat32(0, true);
-}
-
-/** Reads a packed or unpacked repeated varint field's values (e.g. dims). */
-export function varints(buf: Uint8Array, f: Field): number[] {
-  if (f.wire === Wire.Varint) return [f.varint];
-  const out: number[] = [];
-  for (let p = f.start; p < f.end; ) {
-    const [v, q] = readVarint(buf, p, f.end);
-    out.push(v);
-    p = q;
-  }
-  return out;
 }

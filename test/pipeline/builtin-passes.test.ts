@@ -12,7 +12,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_OP_BLOCK_LIST, onnxFloatToFloat16, onnxMetadata, ortGraphOptimization, Pipeline, type Pass } from '../../src/pipeline/index.js';
+import { DEFAULT_OP_BLOCK_LIST, onnxFloatToFloat16, onnxMetadata, ortGraphOptimization, ortLatency, Pipeline, type Pass } from '../../src/pipeline/index.js';
 import { readMetadataProps } from '../../src/onnx/metadata.js';
 import { maxDiff } from '../onnx/build.js';
 import { dirs, outputs, realModels, tinyTransformer } from '../ort/helpers.js';
@@ -90,6 +90,22 @@ describe('a model with external data (small transformer)', () => {
   it('a single .onnx file that points at external data is refused: its id would not cover the data', async () => {
     const t = tinyTransformer(newDir());
     await expect(runPasses(t.path, onnxMetadata({ doc_string: 'x' }) as Pass<never>)).rejects.toThrow(/has external data: pass the folder/);
+  });
+});
+
+describe('OrtLatency', () => {
+  it('times runs on inputs of the given shape and reports milliseconds', async () => {
+    const p = new Pipeline({ cache: newDir() });
+    const e = await p.evaluate(ocr.find((m) => m.name.includes('rec'))!.path, ortLatency({ runs: 3, warmup: 0, inputs: { x: [1, 3, 48, 64] } }));
+    await p.close();
+    expect(e.metrics).toEqual({ latency_avg_ms: expect.any(Number), latency_p50_ms: expect.any(Number), latency_p90_ms: expect.any(Number), latency_min_ms: expect.any(Number), runs: 3 });
+    expect(e.metrics.latency_min_ms).toBeLessThanOrEqual(e.metrics.latency_p90_ms as number);
+  });
+
+  it('asks for the shape of an input with dynamic dimensions', async () => {
+    const p = new Pipeline({ cache: newDir() });
+    await expect(p.evaluate(ocr.find((m) => m.name.includes('rec'))!.path, ortLatency({ runs: 1 }))).rejects.toThrow(/input x has dynamic dimensions .*give its shape in config\.inputs\.x/);
+    await p.close();
   });
 });
 

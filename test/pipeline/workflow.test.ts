@@ -218,9 +218,10 @@ describe('running a workflow from code', () => {
     expect(second.result.id).toBe(result.id);
   });
 
-  it('gives the same output ids as the same passes added in code', async () => {
+  it('gives the same output ids as the same passes added in code, and others for another accelerator', async () => {
     const cache = join(root, 'same-ids');
-    const flow = await loadWorkflow(write(onnx({ passes: [{ type: 'OnnxMetadata', config: { doc_string: 'd' } }] })), { cacheDir: cache });
+    const flow = await loadWorkflow(write(onnx({ passes: [{ type: 'OnnxMetadata', config: { doc_string: 'd' } }], accelerator: { device: 'cpu' } })), { cacheDir: cache });
+    const gpu = await loadWorkflow(write(onnx({ passes: [{ type: 'OnnxMetadata', config: { doc_string: 'd' } }], accelerator: { device: 'gpu', execution_provider: 'CUDAExecutionProvider' } })), { cacheDir: cache });
     const { onnxMetadata } = await import('../../src/pipeline/index.js');
     const p = new Pipeline({ cache }).add(onnxMetadata({ doc_string: 'd', metadata_props: {} }));
     const [a, b] = [flow.pipeline, p];
@@ -228,7 +229,9 @@ describe('running a workflow from code', () => {
     const idOf = async (pl: Pipeline) => ((await pl.run(join(root, 'in.txt')).catch((e: unknown) => e)) as { outputId?: string }).outputId;
     expect(await idOf(a)).toMatch(/^[0-9a-f]{32}$/);
     expect(await idOf(a)).toBe(await idOf(b));
+    expect(await idOf(gpu.pipeline)).not.toBe(await idOf(b));
     await a.close();
     await b.close();
+    await gpu.close();
   });
 });

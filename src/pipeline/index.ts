@@ -19,6 +19,22 @@ export { canonicalConfig, outputId, type CanonicalConfig } from './config.js';
 export type { RunRecord, EvaluationRecord } from './records.js';
 export type { OutputManifest } from './manifest.js';
 export { SharedStore, type SharedEntry, type GcReport } from './shared.js';
+export { Workflow, WorkflowError, loadWorkflow, type WorkflowOptions, type WorkflowRun } from './workflow.js';
+export { workflowSchema } from './workflow-schema.js';
+export { EXPORT_DESCRIPTOR, type ExportDescriptor, type ExportedPass, type SavedModel, type SaveOptions } from './export.js';
+export {
+  BUILTIN_EVALUATORS,
+  BUILTIN_PASSES,
+  onnxFloatToFloat16,
+  onnxMetadata,
+  ortGraphOptimization,
+  ortLatency,
+  type OnnxFloatToFloat16Config,
+  type OnnxMetadataConfig,
+  type OrtGraphOptimizationConfig,
+  type OrtLatencyConfig,
+} from './passes/index.js';
+export { DEFAULT_OP_BLOCK_LIST } from '../onnx/float16.js';
 export {
   AzureBlobTier,
   type AzureBlobTierOptions,

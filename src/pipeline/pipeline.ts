@@ -15,6 +15,8 @@ import { checkModelInput, readModel, type ModelInput } from './model.js';
 import { collectOutput, normalizePass, type AcceleratorSpec, type NormalizedPass, type Pass, type PassContext, type PassInput } from './pass.js';
 import { HOST, MODELCACHE_VERSION, newRunId, RecordStore, type EvaluationRecord, type RunRecord } from './records.js';
 import { SharedStore, type SharedHit } from './shared.js';
+import type { SavedModel, SaveOptions } from './export.js';
+import type { Workflow, WorkflowOptions } from './workflow.js';
 
 /** Scores a model; its result is cached by (model id, evaluator type, version, canonical config, accelerator). */
 export interface Evaluator<C = unknown> {
@@ -169,17 +171,20 @@ export class PipelineResult {
   readonly stats: PipelineStats;
   /** Attributes of the final model. */
   readonly attributes: Record<string, unknown>;
+  /** Attributes the input model was given. */
+  readonly inputAttributes: Record<string, unknown>;
   /** The evaluation of the final model, when the pipeline has an evaluator. */
   evaluation?: EvaluationResult;
   readonly #materialize: () => Promise<Materialized>;
 
   /** @internal */
-  constructor(init: { id: string; inputId: string; passes: PassReport[]; stats: PipelineStats; attributes: Record<string, unknown>; materialize: () => Promise<Materialized> }) {
+  constructor(init: { id: string; inputId: string; passes: PassReport[]; stats: PipelineStats; attributes: Record<string, unknown>; inputAttributes: Record<string, unknown>; materialize: () => Promise<Materialized> }) {
     this.id = init.id;
     this.inputId = init.inputId;
     this.passes = init.passes;
     this.stats = init.stats;
     this.attributes = init.attributes;
+    this.inputAttributes = init.inputAttributes;
     this.#materialize = init.materialize;
   }
 
@@ -202,6 +207,14 @@ export class PipelineResult {
   async model(): Promise<ModelInput> {
     const m = await this.#materialize();
     return { path: m.path, attributes: m.attributes };
+  }
+
+  /**
+   * Exports the final model into `dir` (created if needed) with a `modelcache.json` describing it;
+   * refuses a folder that is not empty unless `overwrite` is set and it holds an earlier export.
+   */
+  async save(dir: string, options: SaveOptions = {}): Promise<SavedModel> {
+    return (await import('./export.js')).saveResult(this, dir, options);
   }
 
   /** @internal */
@@ -261,6 +274,15 @@ export class Pipeline {
     this.#records = new RecordStore(where.localDirs[0]);
     this.#shared = where.shared ? new SharedStore(where.shared.tier, { update: where.shared.update }) : undefined;
     this.#ownsTier = where.shared?.owned ?? false;
+  }
+
+  /**
+   * Loads a workflow file (or its parsed object): validates it, imports the passes it names and
+   * builds the pipeline; `run()` then runs it and exports to its `output_dir`. Nothing runs on a
+   * bad workflow: the error names the field (`passes[1].config.level: expected one of ...`).
+   */
+  static async fromWorkflow(workflow: string | object, options?: WorkflowOptions): Promise<Workflow> {
+    return (await import('./workflow.js')).loadWorkflow(workflow, options);
   }
 
   /** The local directory outputs are written to. */
@@ -343,6 +365,7 @@ export class Pipeline {
       passes: chain.steps.map((s) => s.report),
       stats: chain.stats,
       attributes: lastManifest ? lastManifest.attributes : chain.input.attributes,
+      inputAttributes: chain.input.attributes,
       materialize: () => {
         this.#assertOpen();
         return this.#materialize(chain, chain.steps.length - 1);
@@ -624,7 +647,7 @@ export class Pipeline {
     const id = inputModelId(content.id, input.attributes, 'target.attributes');
     const files = content.kind === 'file' ? [input.path] : content.files.map((f) => join(input.path, ...f.path.split('/')));
     const materialized: Materialized = { path: input.path, kind: content.kind, id, attributes: input.attributes ?? {}, files };
-    const result = new PipelineResult({ id, inputId: id, passes: [], stats: emptyStats(), attributes: materialized.attributes, materialize: async () => materialized });
+    const result = new PipelineResult({ id, inputId: id, passes: [], stats: emptyStats(), attributes: materialized.attributes, inputAttributes: materialized.attributes, materialize: async () => materialized });
     return this.#evaluate(undefined, result, evaluator);
   }
 

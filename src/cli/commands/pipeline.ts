@@ -1,5 +1,6 @@
 // `modelcache pipeline runs`: the run records of the pipelines that used a cache directory
-// (`<dir>/pipeline/records`), oldest first, opened read-only; `pipeline prune`: evict outputs.
+// (`<dir>/pipeline/records`), oldest first, opened read-only; `pipeline prune`: evict outputs;
+// `pipeline run`: run a workflow file (./pipeline-run.ts).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
@@ -10,6 +11,7 @@ import { action, type GlobalOptions } from '../action.js';
 import { parsePositiveInt, parseSize, SIZE_RULE } from '../args.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, formatDate, plural, table, type Output } from '../output.js';
 import { cacheDir } from './cache.js';
+import { addPipelineRunCommand } from './pipeline-run.js';
 
 interface RunsOptions extends GlobalOptions {
   limit?: number;
@@ -79,6 +81,7 @@ async function prune(out: Output, opts: GlobalOptions & { maxBytes: number }): P
 
 export function addPipelineCommands(program: Command): void {
   const pipeline = program.command('pipeline').description('pipelines that cached their passes in the cache directory');
+  addPipelineRunCommand(pipeline);
   pipeline
     .command('runs')
     .description('run records of pipeline passes (oldest first): pass, status, time, input and output ids')

@@ -122,3 +122,24 @@ describe('built-in pass configs', () => {
   });
 });
 
+
+describe('accelerators', () => {
+  const rec = ocr.find((m) => m.name.includes('rec'))!;
+  // Another accelerator that this machine can run: the CPU provider with another device string.
+  const other = { device: 'cpu-other', executionProvider: 'CPUExecutionProvider' };
+
+  it('OnnxMetadata and OnnxFloatToFloat16 are served from the cache under another accelerator; OrtGraphOptimization runs again', async () => {
+    const dir = newDir();
+    const passes = () => [onnxMetadata({ producer_name: 'm' }), onnxFloatToFloat16({}), ortGraphOptimization({})] as Pass[];
+    const cpu = new Pipeline({ cache: dir });
+    for (const p of passes()) cpu.add(p);
+    await cpu.run(rec.path);
+    await cpu.close();
+    const second = new Pipeline({ cache: dir, accelerator: other });
+    for (const p of passes()) second.add(p);
+    const r = await second.run(rec.path);
+    await second.close();
+    // The last output is computed again; the two before it are not needed (the agnostic float16 output is found).
+    expect(r.passes.map((p) => p.status)).toEqual(['not-needed', 'local', 'computed']);
+  });
+});

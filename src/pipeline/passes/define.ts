@@ -16,6 +16,8 @@ export interface BuiltinPass<C extends object> {
   /** The config's schema (an object schema with `additionalProperties: false`). */
   schema: Schema;
   defaults: C;
+  /** True when the output does not depend on the accelerator (its id leaves the accelerator out). */
+  acceleratorAgnostic: boolean;
   run(input: PassInput, config: C, ctx: PassContext): Promise<PassOutput>;
 }
 
@@ -49,7 +51,13 @@ export function checkedConfig<C extends object>(schema: Schema, defaults: C, con
 /** A pass of a built-in kind with `config` (validated now; defaults filled in). */
 export function instantiate<C extends object>(def: BuiltinPass<C>, config: unknown, name = 'config'): Pass<C> {
   const full = checkedConfig(def.schema, def.defaults, config, name);
-  return { type: def.type, version: def.version, config: full, run: (input, cfg, ctx) => def.run(input, cfg, ctx) };
+  return {
+    type: def.type,
+    version: def.version,
+    config: full,
+    acceleratorAgnostic: def.acceleratorAgnostic,
+    run: (input, cfg, ctx) => def.run(input, cfg, ctx),
+  };
 }
 
 /** An evaluator of a built-in kind with `config` (validated now; defaults filled in). */

@@ -30,6 +30,8 @@ const names = { type: 'array', items: { type: 'string', minLength: 1 }, uniqueIt
 export const onnxFloatToFloat16Pass: BuiltinPass<OnnxFloatToFloat16Config> = {
   type: 'OnnxFloatToFloat16',
   version: '1',
+  // Casts weights only: the same on every accelerator.
+  acceleratorAgnostic: true,
   description: "float32 -> float16 weights and compute with Casts at float32 boundaries, as onnxconverter-common's convert_float_to_float16",
   schema: {
     type: 'object',

@@ -19,6 +19,7 @@ export interface OnnxMetadataConfig {
 export const onnxMetadataPass: BuiltinPass<OnnxMetadataConfig> = {
   type: 'OnnxMetadata',
   version: '1',
+  acceleratorAgnostic: true,
   description: "sets the model's producer name and version, doc string and metadata_props",
   schema: {
     type: 'object',

@@ -39,6 +39,8 @@ async function sizeOf(model: { file: string; dir: string; companions: string[] }
 export const ortGraphOptimizationPass: BuiltinPass<OrtGraphOptimizationConfig> = {
   type: 'OrtGraphOptimization',
   version: '1',
+  // onnxruntime fuses nodes per execution provider: the output depends on the accelerator.
+  acceleratorAgnostic: false,
   description: "onnxruntime's graph optimizations applied offline and saved as ONNX (external data past 2 GB)",
   schema: {
     type: 'object',

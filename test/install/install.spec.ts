@@ -161,9 +161,9 @@ function describeWorkingInstall(title: string, installArgs: string[], { readme =
 describe('the packed tarball', () => {
   it('holds only what a user needs', () => {
     const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).trim().split('\n').map((f) => f.replace(/^package\//, ''));
-    const allowed = /^(package\.json|README\.md|LICENSE|CMakeLists\.txt|cmake\/[\w.]+\.cmake|scripts\/(install|preflight)\.mjs|dist\/.+\.(js|d\.ts)|native\/(core|binding)\/[\w.]+\.(cc|h)|deps\/.+|prebuilds\/[\w-]+\/[\w.]+\.node)$/;
+    const allowed = /^(package\.json|README\.md|LICENSE|CMakeLists\.txt|cmake\/[\w.]+\.cmake|scripts\/(install|preflight)\.mjs|schema\/[\w.]+\.json|dist\/.+\.(js|d\.ts)|native\/(core|binding)\/[\w.]+\.(cc|h)|deps\/.+|prebuilds\/[\w-]+\/[\w.]+\.node)$/;
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);
-    for (const f of ['LICENSE', 'README.md', 'dist/index.js', 'dist/index.d.ts', PREBUILD, 'scripts/install.mjs', 'deps/zstd-napi/deps/zstd/lib/zstd.h', 'deps/lz4/deps/lz4/lib/lz4.c', 'deps/xxhash-addon/xxHash/xxhash.h']) {
+    for (const f of ['LICENSE', 'README.md', 'dist/index.js', 'dist/index.d.ts', PREBUILD, 'scripts/install.mjs', 'schema/workflow.schema.json', 'deps/zstd-napi/deps/zstd/lib/zstd.h', 'deps/lz4/deps/lz4/lib/lz4.c', 'deps/xxhash-addon/xxHash/xxhash.h']) {
       expect(files).toContain(f);
     }
   });

@@ -220,10 +220,11 @@ describe('running a workflow from code', () => {
 
   it('gives the same output ids as the same passes added in code, and others for another accelerator', async () => {
     const cache = join(root, 'same-ids');
-    const flow = await loadWorkflow(write(onnx({ passes: [{ type: 'OnnxMetadata', config: { doc_string: 'd' } }], accelerator: { device: 'cpu' } })), { cacheDir: cache });
-    const gpu = await loadWorkflow(write(onnx({ passes: [{ type: 'OnnxMetadata', config: { doc_string: 'd' } }], accelerator: { device: 'gpu', execution_provider: 'CUDAExecutionProvider' } })), { cacheDir: cache });
-    const { onnxMetadata } = await import('../../src/pipeline/index.js');
-    const p = new Pipeline({ cache }).add(onnxMetadata({ doc_string: 'd', metadata_props: {} }));
+    // OrtGraphOptimization depends on the accelerator (OnnxMetadata is accelerator-agnostic).
+    const flow = await loadWorkflow(write(onnx({ passes: [{ type: 'OrtGraphOptimization', config: { level: 'basic' } }], accelerator: { device: 'cpu' } })), { cacheDir: cache });
+    const gpu = await loadWorkflow(write(onnx({ passes: [{ type: 'OrtGraphOptimization', config: { level: 'basic' } }], accelerator: { device: 'gpu', execution_provider: 'CUDAExecutionProvider' } })), { cacheDir: cache });
+    const { ortGraphOptimization } = await import('../../src/pipeline/index.js');
+    const p = new Pipeline({ cache }).add(ortGraphOptimization({ level: 'basic' }));
     const [a, b] = [flow.pipeline, p];
     // A text file is not a model: the pass fails, and the error carries the output id it was for.
     const idOf = async (pl: Pipeline) => ((await pl.run(join(root, 'in.txt')).catch((e: unknown) => e)) as { outputId?: string }).outputId;

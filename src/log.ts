@@ -42,3 +42,8 @@ export function warn(code: string, message: string): void {
 export function logDebug(message: string): void {
   logger.debug(message);
 }
+
+/** Whether debug lines go anywhere (NODE_DEBUG=modelcache, or a replaced logger): build them only then. */
+export function debugEnabled(): boolean {
+  return logger !== defaultLogger || debug.enabled;
+}

@@ -10,7 +10,7 @@ import { checkInteger, checkOptionNames, invalidType } from '../errors.js';
 import { hash } from '../hash.js';
 import { encodeKey } from '../keys.js';
 import { logDebug, warn } from '../log.js';
-import { DiskTier } from '../store/disk.js';
+import { DiskTier } from '../store/disk/tier.js';
 import { ENTRY_VERSION } from './entry.js';
 import { TensorMemo, type CacheDtype, type MemoStats } from './batch.js';
 
@@ -142,7 +142,7 @@ function makeHandle(memo: TensorMemo, owned: boolean): TensorCacheHandle {
           const mine = [...tier.list()].filter((e) => e.meta?.module === memo.moduleHash).map((e) => e.key);
           for (const k of mine) await memo.cache.delete(k);
         } else {
-          await tier.clear();
+          await tier.clear?.();
         }
       }
     },

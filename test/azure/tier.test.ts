@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Cache, hashFile, treeHash } from '../../src/index.js';
-import { AzureBlobTier, parseContainerUrl } from '../../src/store/azure.js';
+import { AzureBlobTier, parseContainerUrl } from '../../src/store/azure/tier.js';
 import { freePort } from '../setup/azurite.mjs';
 import { captureWarnings, useAzurite } from '../setup/use-azurite.js';
 import { randomBytes, tempDir } from '../helpers.js';

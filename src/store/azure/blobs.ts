@@ -1,23 +1,18 @@
-// Shared tier in Azure Blob Storage: values and files are blobs whose metadata records their tree
-// hash, every download is checked against it, and every write is a conditional create, so racing
-// writers can neither overwrite nor mix an entry. Network failures degrade to misses (with a
-// warning, a counter and a short cool-down); the SDK is loaded on first use, so `modelcache` works
-// without it installed.
+// The verified blob client of the shared tier: every blob carries the tree hash of its bytes in
+// its metadata and every read is checked against it; every write is a conditional create, so
+// racing writers can neither overwrite nor mix a blob. Network failures degrade to misses (with a
+// warning, a counter and a short cool-down); the SDK is loaded on first use.
 import { randomBytes } from 'node:crypto';
 import { open, rename, stat, unlink } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
-import { CacheError, checkInteger, checkOptionNames, invalidType } from '../errors.js';
-import { hashFile, treeHashAsync } from '../hash.js';
-import { logDebug, warn } from '../log.js';
-import { createProgress, type Progress } from '../progress.js';
-import { emptyStats, type PutMeta, type Tier, type TierStats } from './tier.js';
+import { CacheError, checkInteger, checkOptionNames, invalidType } from '../../errors.js';
+import { hashFile, treeHashAsync } from '../../hash.js';
+import { logDebug, warn } from '../../log.js';
+import { createProgress, type Progress } from '../../progress.js';
+import { emptyStats, type TierStats } from '../tier.js';
+import { loadSdk, normalizePrefix, resolveTarget, type LocationOptions, type Target } from './location.js';
+import { checkName, classify, describeError, downloadFirstBlock, forRanges, readInto, totalOf, type Failure } from './transfer.js';
 // Types only: erased from the emitted JS, so the SDK stays an optional peer.
 import type { BlobClient, ContainerClient, StoragePipelineOptions } from '@azure/storage-blob';
-
-/** The shape of an `@azure/identity` credential (kept structural so the SDK's types stay optional). */
-export interface TokenCredentialLike {
-  getToken(scopes: string | string[], options?: unknown): Promise<{ token: string; expiresOnTimestamp: number } | null>;
-}
 
 /** A transfer in progress, as given to {@link AzureBlobTierOptions.progress} callbacks. */
 export interface TransferProgress {
@@ -29,22 +24,7 @@ export interface TransferProgress {
 }
 
 /** Options of {@link AzureBlobTier}. Give one of `containerUrl`, `connectionString` + `containerName`, or `accountName` + `containerName`. */
-export interface AzureBlobTierOptions {
-  /** `https://<account>.blob.core.windows.net/<container>[/<prefix>]` (a SAS query string is used as is). */
-  containerUrl?: string;
-  /** Storage account name; with `containerName`. */
-  accountName?: string;
-  containerName?: string;
-  /**
-   * A storage connection string (with `containerName`). Default: `AZURE_STORAGE_CONNECTION_STRING`
-   * when it names the same account as `containerUrl` / `accountName` (this is how Azurite is reached
-   * with the URL and account forms), or when no account is given at all.
-   */
-  connectionString?: string;
-  /** Blob endpoint for the `accountName` form (default `https://<account>.blob.core.windows.net`). */
-  blobEndpoint?: string;
-  /** Token credential for URL and account forms. Default: `DefaultAzureCredential` from `@azure/identity`. */
-  credential?: TokenCredentialLike;
+export interface AzureBlobTierOptions extends LocationOptions {
   /** Folder inside the container under which everything of this tier lives (e.g. `team-a/`). */
   prefix?: string;
   /** `false`: read only, never writes or deletes. Default true. */
@@ -113,222 +93,21 @@ export interface TransferOptions {
   onProgress?: (loaded: number, total: number) => void;
 }
 
-const HASH_KEY = 'mchash';
-const SIZE_KEY = 'mcsize';
-const KIND_KEY = 'mckind';
-const VALUES_DIR = 'cache/';
+export const HASH_KEY = 'mchash';
+export const SIZE_KEY = 'mcsize';
+export const KIND_KEY = 'mckind';
 const PROGRESS_MIN = 16 << 20;
 const KNOWN_OPTIONS = [
   'containerUrl', 'accountName', 'containerName', 'connectionString', 'blobEndpoint', 'credential', 'prefix', 'update',
   'blockSize', 'maxSingleShotSize', 'concurrency', 'maxTries', 'tryTimeoutMs', 'retryDelayMs', 'cooldownMs', 'progress',
 ];
 
-type Sdk = typeof import('@azure/storage-blob');
-
-let sdkPromise: Promise<Sdk> | undefined;
-/** Loads `@azure/storage-blob` once; a clear error when it is not installed. */
-function loadSdk(): Promise<Sdk> {
-  sdkPromise ??= import('@azure/storage-blob').catch((err: unknown) => {
-    sdkPromise = undefined;
-    throw new CacheError('ERR_TIER', 'AzureBlobTier needs the optional peer dependency @azure/storage-blob: npm install @azure/storage-blob', { cause: err });
-  });
-  return sdkPromise;
-}
-
-async function defaultCredential(): Promise<TokenCredentialLike> {
-  try {
-    const identity = await import('@azure/identity');
-    return new identity.DefaultAzureCredential();
-  } catch (err) {
-    throw new CacheError('ERR_TIER', 'AzureBlobTier without a credential or connection string needs @azure/identity (DefaultAzureCredential): npm install @azure/identity', { cause: err });
-  }
-}
-
-/** The fields of a storage connection string, by lower-cased name. */
-export function parseConnectionString(cs: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of cs.split(';')) {
-    const i = part.indexOf('=');
-    if (i > 0) out[part.slice(0, i).trim().toLowerCase()] = part.slice(i + 1).trim();
-  }
-  if (out.usedevelopmentstorage === 'true') out.accountname ??= 'devstoreaccount1';
-  return out;
-}
-
-/** A container URL split into account, container and prefix (host-style or path-style, as Azurite's). */
-export function parseContainerUrl(containerUrl: string): { account: string; container: string; prefix: string; endpoint: string; sas: string } {
-  let url: URL;
-  try {
-    url = new URL(containerUrl);
-  } catch {
-    throw invalidType('options.containerUrl', 'an https://<account>.blob.core.windows.net/<container> URL', containerUrl);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw invalidType('options.containerUrl', 'an https://<account>.blob.core.windows.net/<container> URL', containerUrl);
-  }
-  const segments = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-  const hostAccount = /^([a-z0-9]{3,24})\.blob\./i.exec(url.hostname)?.[1];
-  // Host-style (<account>.blob.<suffix>) or path-style (http://127.0.0.1:10000/<account>/<container>).
-  const account = hostAccount ?? segments.shift() ?? '';
-  const container = segments.shift() ?? '';
-  if (!account || !container) {
-    throw invalidType('options.containerUrl', 'a URL naming an account and a container (https://<account>.blob.core.windows.net/<container>)', containerUrl);
-  }
-  const endpoint = hostAccount ? `${url.protocol}//${url.host}` : `${url.protocol}//${url.host}/${account}`;
-  return { account: account.toLowerCase(), container, prefix: segments.length ? `${segments.join('/')}/` : '', endpoint, sas: url.search };
-}
-
-function normalizePrefix(name: string, p: unknown): string {
-  if (p === undefined || p === '') return '';
-  if (typeof p !== 'string' || p.startsWith('/') || p.includes('//') || p.includes('\\')) {
-    throw invalidType(name, "a blob folder such as 'team-a/' (no leading slash)", p);
-  }
-  return p.endsWith('/') ? p : `${p}/`;
-}
-
-function checkKey(key: unknown): string {
-  if (typeof key !== 'string' || !/^[0-9a-zA-Z_.-]{1,200}$/.test(key)) {
-    throw invalidType('key', 'string of 1-200 characters from [0-9a-zA-Z_.-] (e.g. a cacheKey())', key);
-  }
-  return key;
-}
-
-function checkName(name: unknown): string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 900 || name.startsWith('/') || name.includes('\\')) {
-    throw invalidType('name', 'a relative blob name such as "pipeline/v1/outputs/<id>/manifest.json"', name);
-  }
-  return name;
-}
-
-type Failure = 'missing' | 'exists' | 'unavailable' | 'other';
-
-/** Classifies an SDK error: 404, 409/412, network/timeout/5xx, anything else. */
-function classify(err: unknown): Failure {
-  const e = err as { statusCode?: number; name?: string; code?: string };
-  const status = e?.statusCode;
-  if (status === 404) return 'missing';
-  if (status === 409 || status === 412) return 'exists';
-  if (status === undefined || status === 408 || status >= 500 || e?.name === 'AbortError') return 'unavailable';
-  return 'other';
-}
-
-function describeError(err: unknown): string {
-  const e = err as { statusCode?: number; code?: string; message?: string };
-  const msg = (e?.message ?? String(err)).split('\n')[0].slice(0, 200);
-  return [e?.statusCode, e?.code].filter(Boolean).join(' ') + (e?.statusCode || e?.code ? ': ' : '') + msg;
-}
-
-async function readInto(stream: NodeJS.ReadableStream | undefined, buf: Buffer, offset: number): Promise<number> {
-  if (!stream) return 0;
-  let at = offset;
-  for await (const chunk of stream as Readable) {
-    const c = chunk as Buffer;
-    if (at + c.length > buf.length) throw new CacheError('ERR_CORRUPT', 'blob is longer than its reported size');
-    c.copy(buf, at);
-    at += c.length;
-  }
-  return at - offset;
-}
-
-/** Total size from a Content-Range header ("bytes 0-99/1234"), else the content length. */
-/** The first block of a blob (with its metadata and total size); an empty blob answers 416 to a ranged read. */
-async function downloadFirstBlock(blob: BlobClient, blockSize: number) {
-  try {
-    return await blob.download(0, blockSize);
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode !== 416) throw err;
-    return blob.download(0);
-  }
-}
-
-function totalOf(res: { contentRange?: string; contentLength?: number }): number {
-  const m = res.contentRange ? /\/(\d+)\s*$/.exec(res.contentRange) : null;
-  return m ? Number(m[1]) : (res.contentLength ?? 0);
-}
-
-/** Runs `fn(offset, length)` over [start, total) in `blockSize` pieces, `concurrency` at a time. */
-async function forRanges(start: number, total: number, blockSize: number, concurrency: number, fn: (offset: number, length: number) => Promise<void>): Promise<void> {
-  let next = start;
-  const worker = async () => {
-    while (next < total) {
-      const off = next;
-      const len = Math.min(blockSize, total - off);
-      next += len;
-      await fn(off, len);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, Math.ceil((total - start) / blockSize))) }, worker));
-}
-
-/** Where the container is and how to sign in, resolved from the options and the environment. */
-interface Target {
-  describe: string;
-  connect(sdk: Sdk, pipeline: StoragePipelineOptions): Promise<ContainerClient>;
-}
-
-function resolveTarget(o: AzureBlobTierOptions): { target: Target; urlPrefix: string } {
-  const env = process.env.AZURE_STORAGE_CONNECTION_STRING;
-  const viaConnectionString = (cs: string, container: string, source: string): Target => ({
-    describe: `container ${container} (${source})`,
-    connect: async (sdk, pipeline) => sdk.BlobServiceClient.fromConnectionString(cs, pipeline).getContainerClient(container),
-  });
-  const viaUrl = (url: string, container: string): Target => ({
-    describe: `container ${container} at ${url.replace(/\?.*$/, '')}`,
-    connect: async (sdk, pipeline) => {
-      const hasSas = /[?&]sig=/.test(url);
-      const credential = hasSas ? new sdk.AnonymousCredential() : (o.credential ?? (await defaultCredential()));
-      return new sdk.ContainerClient(url, credential as never, pipeline);
-    },
-  });
-  const matchesEnv = (account: string) => env !== undefined && parseConnectionString(env).accountname?.toLowerCase() === account.toLowerCase();
-
-  if (o.containerUrl !== undefined) {
-    if (typeof o.containerUrl !== 'string') throw invalidType('options.containerUrl', 'string', o.containerUrl);
-    if (o.accountName !== undefined || o.containerName !== undefined || o.connectionString !== undefined) {
-      throw invalidType('options', 'containerUrl alone, not with accountName, containerName or connectionString', 'several locations');
-    }
-    const u = parseContainerUrl(o.containerUrl);
-    if (!o.credential && !u.sas && matchesEnv(u.account)) return { target: viaConnectionString(env!, u.container, 'AZURE_STORAGE_CONNECTION_STRING'), urlPrefix: u.prefix };
-    const base = `${u.endpoint}/${encodeURIComponent(u.container)}${u.sas}`;
-    return { target: viaUrl(base, u.container), urlPrefix: u.prefix };
-  }
-  if (typeof o.containerName !== 'string' || !/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/.test(o.containerName)) {
-    throw invalidType('options.containerName', 'a container name (3-63 lowercase letters, digits and single hyphens)', o.containerName);
-  }
-  const container = o.containerName;
-  if (o.connectionString !== undefined) {
-    if (typeof o.connectionString !== 'string' || !o.connectionString.includes('=')) throw invalidType('options.connectionString', 'a storage connection string', '(redacted)');
-    return { target: viaConnectionString(o.connectionString, container, 'connection string'), urlPrefix: '' };
-  }
-  if (o.accountName !== undefined) {
-    if (typeof o.accountName !== 'string' || !/^[a-z0-9]{3,24}$/.test(o.accountName)) throw invalidType('options.accountName', 'a storage account name (3-24 lowercase letters and digits)', o.accountName);
-    if (o.blobEndpoint !== undefined && typeof o.blobEndpoint !== 'string') throw invalidType('options.blobEndpoint', 'URL string', o.blobEndpoint);
-    if (!o.credential && o.blobEndpoint === undefined && matchesEnv(o.accountName)) {
-      return { target: viaConnectionString(env!, container, 'AZURE_STORAGE_CONNECTION_STRING'), urlPrefix: '' };
-    }
-    const endpoint = (o.blobEndpoint ?? `https://${o.accountName}.blob.core.windows.net`).replace(/\/+$/, '');
-    return { target: viaUrl(`${endpoint}/${encodeURIComponent(container)}`, container), urlPrefix: '' };
-  }
-  if (env !== undefined) return { target: viaConnectionString(env, container, 'AZURE_STORAGE_CONNECTION_STRING'), urlPrefix: '' };
-  throw invalidType('options', 'one of containerUrl, connectionString + containerName, accountName + containerName (or AZURE_STORAGE_CONNECTION_STRING)', o);
-}
 
 /**
- * A tier in Azure Blob Storage (also the shared location of pipelines).
- *
- * Every blob carries the tree hash of its bytes in its metadata; reads verify it and report a
- * mismatch as a miss (counted in `corrupt`, warned about), never returning the bytes. Writes are
- * conditional creates (`If-None-Match: *`): an existing blob is never overwritten, and a lost race
- * counts as success when the blob that won verifies. Network errors and timeouts become misses.
- *
- * @example
- * const shared = new AzureBlobTier({ containerUrl: 'https://acct.blob.core.windows.net/models' });
- * const cache = new Cache({ dir: '.cache', shared });
+ * Verified blobs in one container (and prefix). {@link AzureBlobTier} is the tier built on it;
+ * pipelines' shared store uses these calls directly.
  */
-export class AzureBlobTier implements Tier {
-  readonly name = 'azure';
-  readonly encoded = true;
-  readonly shared = true;
+export class AzureBlobStore {
   /** Folder inside the container (ends with '/', or is empty). */
   readonly prefix: string;
   /** False when the tier was opened read-only (`update: false`). */
@@ -340,11 +119,11 @@ export class AzureBlobTier implements Tier {
   readonly #pipeline: StoragePipelineOptions;
   readonly #cooldownMs: number;
   readonly #progress: AzureBlobTierOptions['progress'];
-  readonly #stats: AzureTierStats = { ...emptyStats(0), bytesUploaded: 0, bytesDownloaded: 0, uploads: 0, downloads: 0, lostRaces: 0 };
+  protected readonly counters: AzureTierStats = { ...emptyStats(0), bytesUploaded: 0, bytesDownloaded: 0, uploads: 0, downloads: 0, lostRaces: 0 };
   #client: Promise<ContainerClient> | undefined;
-  #containerReady: Promise<void> | undefined;
+  containerReady: Promise<void> | undefined;
   #downUntil = 0;
-  #closed = false;
+  protected closed = false;
 
   constructor(options: AzureBlobTierOptions) {
     if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
@@ -384,13 +163,13 @@ export class AzureBlobTier implements Tier {
     return Date.now() >= this.#downUntil;
   }
 
-  #assertOpen(): void {
-    if (this.#closed) throw new CacheError('ERR_CLOSED', `azure tier (${this.location}) is closed`);
+  protected assertOpen(): void {
+    if (this.closed) throw new CacheError('ERR_CLOSED', `azure tier (${this.location}) is closed`);
   }
 
   /** The container client, created on first use (loads the SDK). Throws CacheError ERR_TIER without it. */
-  async #container(): Promise<ContainerClient> {
-    this.#assertOpen();
+  protected async container(): Promise<ContainerClient> {
+    this.assertOpen();
     this.#client ??= loadSdk()
       .then((sdk) => this.#target.connect(sdk, this.#pipeline))
       .catch((err) => {
@@ -400,29 +179,29 @@ export class AzureBlobTier implements Tier {
     return this.#client;
   }
 
-  #blob(c: ContainerClient, name: string): BlobClient {
+  protected blob(c: ContainerClient, name: string): BlobClient {
     return c.getBlobClient(this.prefix + name);
   }
 
   /** Records a failure; network ones start the cool-down. Returns the classification. */
-  #failed(op: string, name: string, err: unknown): Failure {
+  protected failed(op: string, name: string, err: unknown): Failure {
     const kind = err instanceof CacheError ? 'other' : classify(err);
-    this.#stats.errors++;
+    this.counters.errors++;
     if (kind === 'unavailable' && this.#cooldownMs > 0) this.#downUntil = Date.now() + this.#cooldownMs;
     warn('ERR_TIER', `azure tier ${op} of ${name} failed (${describeError(err)}); treated as a miss${kind === 'unavailable' ? `, skipping the shared tier for ${this.#cooldownMs / 1000} s` : ''}`);
     return kind;
   }
 
-  #corrupt(name: string, why: string): void {
-    this.#stats.corrupt++;
+  protected corrupt(name: string, why: string): void {
+    this.counters.corrupt++;
     warn('ERR_CORRUPT', `azure tier: blob ${this.prefix}${name} failed verification (${why}); treated as a miss`);
   }
 
   /** True when a call should be skipped: closed, or cooling down after a network failure. */
-  #skip(): boolean {
-    if (this.#closed) return true;
+  protected skip(): boolean {
+    if (this.closed) return true;
     if (!this.available) {
-      this.#stats.errors++;
+      this.counters.errors++;
       return true;
     }
     return false;
@@ -442,14 +221,14 @@ export class AzureBlobTier implements Tier {
   }
 
   async #ensureContainer(c: ContainerClient): Promise<void> {
-    this.#containerReady ??= c.createIfNotExists().then(
+    this.containerReady ??= c.createIfNotExists().then(
       () => undefined,
       (err) => {
-        this.#containerReady = undefined;
+        this.containerReady = undefined;
         throw err;
       },
     );
-    return this.#containerReady;
+    return this.containerReady;
   }
 
   // ------------------------------------------------------------------------------------- reads
@@ -462,15 +241,15 @@ export class AzureBlobTier implements Tier {
    */
   async readBlob(name: string, options: TransferOptions & { dropCorrupt?: boolean } = {}): Promise<BlobRead | undefined> {
     checkName(name);
-    if (this.#skip()) return undefined;
+    if (this.skip()) return undefined;
     let c: ContainerClient;
     try {
-      c = await this.#container();
+      c = await this.container();
     } catch (err) {
-      this.#failed('read', name, err);
+      this.failed('read', name, err);
       return undefined;
     }
-    const blob = this.#blob(c, name);
+    const blob = this.blob(c, name);
     try {
       // One request for small blobs: the first block brings the metadata and the total size.
       const first = await downloadFirstBlock(blob, this.blockSize);
@@ -490,11 +269,11 @@ export class AzureBlobTier implements Tier {
           ...(onProgress ? { onProgress: (e: { loadedBytes: number }) => onProgress(got + e.loadedBytes) } : {}),
         });
       }
-      this.#stats.bytesDownloaded += total;
-      this.#stats.downloads++;
+      this.counters.bytesDownloaded += total;
+      this.counters.downloads++;
       const why = await this.#verifyBuffer(data, metadata);
       if (why) {
-        this.#corrupt(name, why);
+        this.corrupt(name, why);
         // Only the version we read: a writer may have replaced it meanwhile.
         if (options.dropCorrupt) await this.deleteBlob(name, { ifMatch: etag });
         return undefined;
@@ -504,12 +283,12 @@ export class AzureBlobTier implements Tier {
       const kind = classify(err);
       if (kind === 'missing') return undefined;
       if (err instanceof CacheError && err.code === 'ERR_CORRUPT') {
-        this.#corrupt(name, err.message);
+        this.corrupt(name, err.message);
         return undefined;
       }
       // 412 here: the blob was replaced between our first and later blocks; a miss, not a failure.
       if (kind === 'exists') return undefined;
-      this.#failed('read', name, err);
+      this.failed('read', name, err);
       return undefined;
     }
   }
@@ -530,12 +309,12 @@ export class AzureBlobTier implements Tier {
   async downloadFile(name: string, dest: string, options: TransferOptions & { expectedHash?: string } = {}): Promise<boolean> {
     checkName(name);
     if (typeof dest !== 'string' || dest.length === 0) throw invalidType('dest', 'file path', dest);
-    if (this.#skip()) return false;
+    if (this.skip()) return false;
     const tmp = `${dest}.${randomBytes(6).toString('hex')}.part`;
     let fh: Awaited<ReturnType<typeof open>> | undefined;
     try {
-      const c = await this.#container();
-      const blob = this.#blob(c, name);
+      const c = await this.container();
+      const blob = this.blob(c, name);
       const first = await downloadFirstBlock(blob, this.blockSize);
       const total = totalOf(first);
       const etag = first.etag ?? '';
@@ -543,7 +322,7 @@ export class AzureBlobTier implements Tier {
       const want = metadata[HASH_KEY];
       if (!want || (options.expectedHash !== undefined && want !== options.expectedHash)) {
         first.readableStreamBody?.resume();
-        this.#corrupt(name, !want ? 'no recorded content hash' : `recorded hash ${want}, expected ${options.expectedHash}`);
+        this.corrupt(name, !want ? 'no recorded content hash' : `recorded hash ${want}, expected ${options.expectedHash}`);
         return false;
       }
       const onProgress = this.#progressFor('download', name, total, options.onProgress);
@@ -569,11 +348,11 @@ export class AzureBlobTier implements Tier {
       });
       await fh.close();
       fh = undefined;
-      this.#stats.bytesDownloaded += total;
-      this.#stats.downloads++;
+      this.counters.bytesDownloaded += total;
+      this.counters.downloads++;
       const got = await hashFile(tmp);
       if (got !== want) {
-        this.#corrupt(name, `content hash ${got}, recorded ${want}`);
+        this.corrupt(name, `content hash ${got}, recorded ${want}`);
         await unlink(tmp).catch(() => {});
         return false;
       }
@@ -585,10 +364,10 @@ export class AzureBlobTier implements Tier {
       const kind = classify(err);
       if (kind === 'missing' || kind === 'exists') return false;
       if (err instanceof CacheError && err.code === 'ERR_CORRUPT') {
-        this.#corrupt(name, err.message);
+        this.corrupt(name, err.message);
         return false;
       }
-      this.#failed('download', name, err);
+      this.failed('download', name, err);
       return false;
     }
   }
@@ -596,14 +375,14 @@ export class AzureBlobTier implements Tier {
   /** Properties of blob `name` without its bytes; undefined when absent or unreachable. */
   async properties(name: string): Promise<BlobInfo | undefined> {
     checkName(name);
-    if (this.#skip()) return undefined;
+    if (this.skip()) return undefined;
     try {
-      const c = await this.#container();
-      const p = await this.#blob(c, name).getProperties();
+      const c = await this.container();
+      const p = await this.blob(c, name).getProperties();
       const metadata = p.metadata ?? {};
       return { name, size: p.contentLength ?? 0, lastModified: p.lastModified?.getTime() ?? 0, etag: p.etag ?? '', metadata, ...(metadata[HASH_KEY] ? { hash: metadata[HASH_KEY] } : {}) };
     } catch (err) {
-      if (classify(err) !== 'missing') this.#failed('properties', name, err);
+      if (classify(err) !== 'missing') this.failed('properties', name, err);
       return undefined;
     }
   }
@@ -615,7 +394,7 @@ export class AzureBlobTier implements Tier {
    */
   async *list(prefix = ''): AsyncGenerator<BlobInfo> {
     if (typeof prefix !== 'string') throw invalidType('prefix', 'string', prefix);
-    const c = await this.#container();
+    const c = await this.container();
     try {
       for await (const b of c.listBlobsFlat({ prefix: this.prefix + prefix, includeMetadata: true })) {
         const metadata = b.metadata ?? {};
@@ -684,25 +463,25 @@ export class AzureBlobTier implements Tier {
     cb?: (loaded: number, total: number) => void,
   ): Promise<WriteOutcome> {
     if (!this.update) return 'read-only';
-    if (this.#skip()) return 'failed';
+    if (this.skip()) return 'failed';
     const metadata: Record<string, string> = { [HASH_KEY]: hash, [SIZE_KEY]: String(size), ...(kind ? { [KIND_KEY]: kind.replace(/[^\w.-]/g, '_') } : {}) };
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const c = await this.#container();
+        const c = await this.container();
         await this.#ensureContainer(c);
-        await upload(this.#blob(c, name), metadata, this.#progressFor('upload', name, size, cb));
-        this.#stats.bytesUploaded += size;
-        this.#stats.uploads++;
-        this.#stats.puts++;
+        await upload(this.blob(c, name), metadata, this.#progressFor('upload', name, size, cb));
+        this.counters.bytesUploaded += size;
+        this.counters.uploads++;
+        this.counters.puts++;
         return 'created';
       } catch (err) {
         const kind = classify(err);
         if (kind !== 'exists') {
-          this.#stats.rejected++;
-          this.#failed('upload', name, err);
+          this.counters.rejected++;
+          this.failed('upload', name, err);
           return 'failed';
         }
-        this.#stats.lostRaces++;
+        this.counters.lostRaces++;
         const verdict = await this.#judgeExisting(name, hash);
         if (verdict !== 'damaged') return verdict;
         // A damaged blob was there and is gone now: create ours in its place (once).
@@ -726,74 +505,16 @@ export class AzureBlobTier implements Tier {
   /** Deletes blob `name` (only the version with etag `ifMatch`, when given). False when absent or refused. */
   async deleteBlob(name: string, options: { ifMatch?: string } = {}): Promise<boolean> {
     checkName(name);
-    if (!this.update || this.#skip()) return false;
+    if (!this.update || this.skip()) return false;
     try {
-      const c = await this.#container();
-      await this.#blob(c, name).delete(options.ifMatch ? { conditions: { ifMatch: options.ifMatch } } : {});
+      const c = await this.container();
+      await this.blob(c, name).delete(options.ifMatch ? { conditions: { ifMatch: options.ifMatch } } : {});
       return true;
     } catch (err) {
       const kind = classify(err);
-      if (kind !== 'missing' && kind !== 'exists') this.#failed('delete', name, err);
+      if (kind !== 'missing' && kind !== 'exists') this.failed('delete', name, err);
       return false;
     }
   }
 
-  // ------------------------------------------------------------------------------------- Tier
-
-  /** The blob name of a tier key. */
-  keyName(key: string): string {
-    return VALUES_DIR + checkKey(key);
-  }
-
-  async get(key: string): Promise<Buffer | undefined> {
-    this.#assertOpen();
-    const name = this.keyName(key);
-    const read = await this.readBlob(name, { dropCorrupt: true });
-    if (!read) {
-      this.#stats.misses++;
-      return undefined;
-    }
-    this.#stats.hits++;
-    return read.data;
-  }
-
-  async getMany(keys: readonly string[]): Promise<(Buffer | undefined)[]> {
-    const out: (Buffer | undefined)[] = new Array(keys.length);
-    // A few at a time: each get may itself run `concurrency` block downloads.
-    await forRanges(0, keys.length, 1, 8, async (i) => {
-      out[i] = await this.get(keys[i]);
-    });
-    return out;
-  }
-
-  async put(key: string, value: Uint8Array, meta: PutMeta = {}): Promise<boolean> {
-    this.#assertOpen();
-    const outcome = await this.writeBlob(this.keyName(key), value, meta.kind ? { kind: meta.kind } : {});
-    return outcome === 'created' || outcome === 'exists';
-  }
-
-  async has(key: string): Promise<boolean> {
-    this.#assertOpen();
-    return (await this.properties(this.keyName(key))) !== undefined;
-  }
-
-  async delete(key: string): Promise<boolean> {
-    this.#assertOpen();
-    return this.deleteBlob(this.keyName(key));
-  }
-
-  /** Deletes every tier value (blobs under `<prefix>cache/`); pipeline entries are left alone. */
-  async clear(): Promise<void> {
-    this.#assertOpen();
-    if (!this.update) return;
-    for await (const b of this.list(VALUES_DIR)) await this.deleteBlob(b.name);
-  }
-
-  stats(): AzureTierStats {
-    return { ...this.#stats };
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
-  }
 }

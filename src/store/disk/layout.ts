@@ -12,7 +12,7 @@
 //
 // Files are only ever created whole (written in tmp/, renamed in) and unlinked, never rewritten:
 // a live map of one can never fault.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { logDebug } from '../../log.js';
 import { workName } from '../work.js';
@@ -70,19 +70,6 @@ export function writeNewFile(path: string, data: Uint8Array, durable: boolean): 
     if (durable) fsyncSync(fd);
   } finally {
     closeSync(fd);
-  }
-}
-
-/** Writes `data` through a work file renamed to `dest` (its folder created): readers see all or nothing. */
-export function publishFile(layout: Layout, dest: string, data: Uint8Array, durable: boolean): void {
-  const tmp = layout.workPath();
-  try {
-    writeNewFile(tmp, data, durable);
-    mkdirSync(join(dest, '..'), { recursive: true, mode: 0o700 });
-    renameSync(tmp, dest);
-  } catch (err) {
-    unlinkQuietly([tmp]);
-    throw err;
   }
 }
 

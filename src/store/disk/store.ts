@@ -10,7 +10,7 @@ import { atExit } from '../exit.js';
 import { cleanStaleWork, workName } from '../work.js';
 import { emptyStats, type TierStats } from '../tier.js';
 import { DiskIndex } from './index.js';
-import { Layout, publishFile, unlinkQuietly } from './layout.js';
+import { Layout, unlinkQuietly } from './layout.js';
 import { openEnv, releaseEnv } from './lmdb.js';
 import { BLOB, decodeRecord, FILES, INLINE, type DiskRecord, type RecordType } from './record.js';
 
@@ -24,14 +24,14 @@ export interface PutOp {
   size: number;
   /** The value's tree hash, or the file entry's files id. */
   hash: string;
-  /** BLOB: the bytes, written to blobs/ at commit unless that content is there already. */
-  blob?: Uint8Array;
   /** BLOB: a work file holding the bytes, moved in at commit. */
   blobFile?: string;
   /** FILES: the work folder holding the files, moved in at commit. */
   work?: string;
   /** FILES: a work file holding the head, moved in by the commit. */
   head?: string;
+  /** When it was queued: its first access (so that reads before the commit keep their order). */
+  stamp?: number;
 }
 
 const BATCH_OPS = 256;
@@ -56,6 +56,7 @@ export class DiskStore {
   #handles = 0;
   #index: DiskIndex | undefined;
   #writable = false;
+  #cleaned = false;
   readonly #queue = new Map<string, Map<string, PutOp>>();
   #queued = 0;
   #scheduled = false;
@@ -65,6 +66,8 @@ export class DiskStore {
   #marker: string | undefined;
   #unregisterExit: (() => void) | undefined;
   #background: Promise<void> | undefined;
+  /** Ids whose last reference a commit dropped: their files go in the next commit. */
+  readonly #freed: string[] = [];
 
   private constructor(dir: string) {
     this.layout = new Layout(dir);
@@ -155,12 +158,18 @@ export class DiskStore {
     return idx;
   }
 
-  /** After opening: removes work files of dead writers; after a crash, collects orphans in the background. */
+  /**
+   * Once per process, for a handle that may write: removes work files of dead writers; after a
+   * crash (a dead writer's open marker), collects orphans in the background.
+   */
   cleanAtOpen(collect: () => void): void {
+    if (this.#cleaned) return;
+    this.#cleaned = true;
+    this.layout.ensure();
     const removed = cleanStaleWork(this.layout.tmp, STALE_WORK_MS);
     if (!removed.some((n) => n.endsWith('.open'))) return;
     this.#background = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      if (this.#index) collect();
+      if (this.#handles > 0) collect();
     }).catch((err) => this.fail('orphan collection', err));
   }
 
@@ -186,19 +195,14 @@ export class DiskStore {
   /** Queues a write (replacing a queued one of the same key); it is committed on the next turn. */
   enqueue(op: PutOp): void {
     this.writable();
+    op.stamp = nextStamp();
     let m = this.#queue.get(op.ns);
     if (!m) this.#queue.set(op.ns, (m = new Map()));
     const prev = m.get(op.key);
     if (prev) discard(prev);
     else this.#queued++;
     m.set(op.key, op);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => {
-        this.#scheduled = false;
-        this.flushSync();
-      });
-    }
+    this.#schedule();
   }
 
   /** Removes a queued write of `key`; whether there was one. */
@@ -216,9 +220,12 @@ export class DiskStore {
     for (const op of [...this.queuedOps(ns)]) this.dropQueued(op.ns, op.key);
   }
 
-  /** Commits every queued write now (synchronously), then evicts past the limit. */
+  /**
+   * Commits every queued write now (synchronously), in few short transactions: each also writes
+   * pending access times and removes files freed by an earlier commit; then evicts past the limit.
+   */
   flushSync(): void {
-    if (this.#queued === 0) return;
+    if (this.#queued === 0 && this.#freed.length === 0) return;
     const ops = [...this.queuedOps()];
     this.#queue.clear();
     this.#queued = 0;
@@ -229,28 +236,27 @@ export class DiskStore {
       for (const op of ops) this.#failed(op, err);
       return;
     }
-    // Files go in place outside the write lock; the commit only checks they are still there.
-    const ready: PutOp[] = [];
-    for (const op of ops) {
-      try {
-        this.#place(op);
-        ready.push(op);
-      } catch (err) {
-        this.#failed(op, err);
-      }
-    }
     let last: PutOp | undefined;
-    for (let i = 0; i < ready.length; ) {
+    let i = 0;
+    do {
       let bytes = 0;
       let j = i;
-      while (j < ready.length && j - i < BATCH_OPS && bytes < BATCH_BYTES) bytes += ready[j++].record.length;
-      const batch = ready.slice(i, j);
+      while (j < ops.length && j - i < BATCH_OPS && bytes < BATCH_BYTES) bytes += ops[j++].record.length;
+      const batch = ops.slice(i, j);
       i = j;
+      const release = this.#freed.splice(0);
       const trash: string[] = [];
       let done: boolean[];
       try {
-        done = idx.txn(() => batch.map((op) => this.#apply(idx, op, trash)));
+        done = idx.txn(() => {
+          const applied = batch.map((op) => this.#apply(idx, op, this.#freed));
+          // After the batch: content it references again is kept.
+          this.#releaseInTxn(idx, release, trash);
+          this.#accessInTxn(idx);
+          return applied;
+        });
       } catch (err) {
+        this.#freed.push(...release);
         this.#afterFailedCommit(idx, batch, err);
         continue;
       }
@@ -259,10 +265,10 @@ export class DiskStore {
         if (done[k]) {
           this.stats.puts++;
           last = op;
-        } else this.#failed(op, new Error('its file was removed by another process before the commit'));
+        } else this.#failed(op, new Error('its file was removed before the commit'));
         discard(op);
       });
-    }
+    } while (i < ops.length);
     if (last && idx.totals().bytes > this.maxBytes) {
       try {
         this.evict(Math.floor(this.maxBytes * EVICT_TARGET), last);
@@ -270,45 +276,39 @@ export class DiskStore {
         this.fail('eviction', err); // the entries are stored: a failed eviction is not a failed put
       }
     }
+    if (this.#freed.length > 0) this.#schedule();
   }
 
-  #place(op: PutOp): void {
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.flushSync();
+    });
+  }
+
+  /**
+   * Inside the commit: moves the op's files in (a folder only unless that content is there
+   * already: its own copy is then dropped after the commit) and indexes it.
+   */
+  #apply(idx: DiskIndex, op: PutOp, freed: string[]): boolean {
     if (op.type === BLOB) {
-      const path = this.layout.blobPath(op.hash);
-      if (sizeOf(path) === op.size) {
-        if (op.blobFile) unlinkQuietly([op.blobFile]);
-      } else if (op.blobFile) {
-        mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
-        renameSync(op.blobFile, path);
-      } else publishFile(this.layout, path, op.blob!, this.durable);
+      // Ours replaces a file of the same content (renamed over it: a live map keeps the old one).
+      if (op.blobFile) moveIn(op.blobFile, this.layout.blobPath(op.hash));
+      else if (sizeOf(this.layout.blobPath(op.hash)) !== op.size) return false;
       op.blobFile = undefined;
-      op.blob = undefined;
-    } else if (op.type === FILES) {
-      const dir = this.layout.entryDir(op.hash);
-      mkdirSync(join(dir, '..'), { recursive: true, mode: 0o700 });
-      try {
-        renameSync(op.work!, dir);
-        op.work = undefined;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw err; // else: the same files are there already
-      }
     }
-  }
-
-  /** Inside the commit: indexes `op` if its files are still in place. */
-  #apply(idx: DiskIndex, op: PutOp, trash: string[]): boolean {
-    if (op.type === BLOB && sizeOf(this.layout.blobPath(op.hash)) !== op.size) return false;
     if (op.type === FILES && !existsSync(this.layout.entryDir(op.hash))) {
       if (!op.work) return false;
-      renameSync(op.work, this.layout.entryDir(op.hash)); // removed by an eviction since #place
+      moveIn(op.work, this.layout.entryDir(op.hash));
       op.work = undefined;
     }
     if (op.type !== INLINE) idx.addRef(op.hash, 1);
     const prev = idx.recordView(op.ns, op.key);
-    if (prev !== undefined) this.removeInTxn(idx, op.ns, op.key, safeDecode(prev), trash);
+    if (prev !== undefined) this.removeInTxn(idx, op.ns, op.key, safeDecode(prev), freed);
     idx.putRecord(op.ns, op.key, op.record);
-    idx.setStamp(op.ns, op.key, nextStamp());
+    idx.setStamp(op.ns, op.key, op.stamp ?? nextStamp());
     idx.addTotals(op.size, 1);
     idx.addCounters(op.ns, { entries: 1, bytes: op.size, puts: 1 });
     if (op.type === FILES) {
@@ -320,19 +320,41 @@ export class DiskStore {
     return true;
   }
 
-  /** Inside a commit: removes an entry, its access keys and (last reference) its files. */
-  removeInTxn(idx: DiskIndex, ns: string, key: string, rec: DiskRecord | undefined, trash: string[]): void {
+  /**
+   * Inside a commit: removes an entry and its access keys. Files whose last reference this was are
+   * listed in `freed`, for {@link releaseFreed} after the commit: a reader that read the record
+   * before it may still open them until then, and a file missing under a record is damage.
+   */
+  removeInTxn(idx: DiskIndex, ns: string, key: string, rec: DiskRecord | undefined, freed: string[]): void {
     idx.removeRecord(ns, key);
     idx.removeStamp(ns, key);
     this.dropAccess(ns, key);
     if (!rec) return; // a damaged record: its files are collected as orphans
     idx.addTotals(-rec.size, -1);
     idx.addCounters(ns, { entries: -1, bytes: -rec.size });
-    if (rec.type === BLOB && idx.addRef(rec.hash, -1) === 0) unlinkQuietly([this.layout.blobPath(rec.hash)]);
-    if (rec.type === FILES) {
-      unlinkQuietly([this.layout.headPath(ns, key)]);
-      if (idx.addRef(rec.hash, -1) === 0) moveToTrash(this.layout, this.layout.entryDir(rec.hash), trash);
-    }
+    if (rec.type === FILES) unlinkQuietly([this.layout.headPath(ns, key)]);
+    if (rec.type !== INLINE && idx.addRef(rec.hash, -1) === 0) freed.push(rec.hash);
+  }
+
+  /**
+   * After a commit that dropped the last references to `ids`: their files go in a later commit,
+   * each only if still unreferenced then (a put of the same content since keeps it). Readers that
+   * read the old record can still open them until then: a file missing under a record is damage.
+   */
+  releaseFreed(ids: string[]): void {
+    if (ids.length === 0) return;
+    this.#freed.push(...ids);
+    this.#schedule();
+  }
+
+  #releaseInTxn(idx: DiskIndex, ids: string[], trash: string[]): void {
+    for (const id of ids) if (idx.refs(id) === 0) this.removeContentInTxn(id, trash);
+  }
+
+  /** Inside a commit: removes the blob file or entry folder of content `id`. */
+  removeContentInTxn(id: string, trash: string[]): void {
+    unlinkQuietly([this.layout.blobPath(id)]);
+    moveToTrash(this.layout, this.layout.entryDir(id), trash);
   }
 
   #failed(op: PutOp, err: unknown): void {
@@ -367,31 +389,31 @@ export class DiskStore {
     const idx = this.index();
     this.flushAccess();
     idx.refresh();
-    const trash: string[] = [];
+    const freed: string[] = [];
     const result = idx.txn(() => {
       const totals = idx.totals();
-      let freed = 0;
+      let bytes = 0;
       const victims: [string, string, DiskRecord][] = [];
       const stale: [number, string, string][] = [];
       // Collect first, then delete: no writes while the cursor walks the LRU keys.
       for (const [stamp, ns, key] of idx.lru()) {
-        if (totals.bytes - freed <= target) break;
+        if (totals.bytes - bytes <= target) break;
         if (keep && ns === keep.ns && key === keep.key) continue;
         const rec = idx.stamp(ns, key) === stamp ? idx.recordSafe(ns, key) : undefined;
         if (!rec) stale.push([stamp, ns, key]);
         else {
           victims.push([ns, key, rec]);
-          freed += rec.size;
+          bytes += rec.size;
         }
       }
       for (const [stamp, ns, key] of stale) idx.removeLruKey(stamp, ns, key);
       for (const [ns, key, rec] of victims) {
-        this.removeInTxn(idx, ns, key, rec, trash);
+        this.removeInTxn(idx, ns, key, rec, freed);
         idx.addCounters(ns, { evictions: 1 });
       }
-      return { evicted: victims.length, bytes: freed };
+      return { evicted: victims.length, bytes };
     });
-    this.removeTrees(trash);
+    this.releaseFreed(freed);
     this.stats.evictions += result.evicted;
     return result;
   }
@@ -402,17 +424,17 @@ export class DiskStore {
     const idx = this.index();
     let total = 0;
     for (;;) {
-      const trash: string[] = [];
+      const freed: string[] = [];
       const n = idx.txn(() => {
         const batch: [string, string, DiskRecord | undefined][] = [];
         for (const [n, key, raw] of idx.entries(ns)) {
           batch.push([n, key, safeDecode(raw)]);
           if (batch.length >= BATCH_OPS) break;
         }
-        for (const [n, key, rec] of batch) this.removeInTxn(idx, n, key, rec, trash);
+        for (const [n, key, rec] of batch) this.removeInTxn(idx, n, key, rec, freed);
         return batch.length;
       });
-      this.removeTrees(trash);
+      this.releaseFreed(freed);
       total += n;
       if (n < BATCH_OPS) return total;
     }
@@ -475,29 +497,30 @@ export class DiskStore {
     if (this.#access.size === 0 && this.#counts.size === 0) return;
     if (!this.#index && !open) return;
     const idx = this.index();
-    const access = [...this.#access];
-    const counts = [...this.#counts];
-    this.#access.clear();
-    this.#counts.clear();
     try {
-      idx.txn(() => {
-        for (const [ns, m] of access) {
-          for (const [key, stamp] of m) {
-            const old = idx.stamp(ns, key);
-            if (old !== undefined && old < stamp) idx.setStamp(ns, key, stamp, old);
-          }
-        }
-        for (const [ns, c] of counts) idx.addCounters(ns, c);
-      });
+      idx.txn(() => this.#accessInTxn(idx));
     } catch (err) {
       this.fail('access-time update', err); // advisory: LRU order and hit counts, never values
     }
   }
 
+  #accessInTxn(idx: DiskIndex): void {
+    for (const [ns, m] of this.#access) {
+      for (const [key, stamp] of m) {
+        const old = idx.stamp(ns, key);
+        if (old !== undefined && old < stamp) idx.setStamp(ns, key, stamp, old);
+      }
+    }
+    for (const [ns, c] of this.#counts) idx.addCounters(ns, c);
+    this.#access.clear();
+    this.#counts.clear();
+  }
+
   /** At exit, and when the last handle closes: commit, record accesses, remove the marker. */
   #atExit(): void {
     try {
-      this.flushSync();
+      // Twice at most: files freed by the last commit's eviction go in one more.
+      for (let k = 0; k < 3 && (this.#queued > 0 || this.#freed.length > 0); k++) this.flushSync();
     } catch (err) {
       logDebug(`disk: commit at exit failed: ${(err as Error).message}`);
     }
@@ -529,6 +552,12 @@ function sizeOf(path: string): number {
   }
 }
 
+/** Inside a commit: renames a work file or folder to its content-addressed place. */
+function moveIn(from: string, to: string): void {
+  mkdirSync(join(to, '..'), { recursive: true, mode: 0o700 });
+  renameSync(from, to);
+}
+
 /** Renames a folder to a work name in tmp/ (one syscall, inside a commit); removed after it. */
 export function moveToTrash(layout: Layout, dir: string, trash: string[]): void {
   const t = layout.workPath('.trash');
@@ -546,5 +575,4 @@ function discard(op: PutOp): void {
   if (op.head) unlinkQuietly([op.head]);
   if (op.work) rmSync(op.work, { recursive: true, force: true });
   op.blobFile = op.head = op.work = undefined;
-  op.blob = undefined;
 }

@@ -8,7 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve, sep, isAbsolute } from 'node:path';
 import { toBytes } from '../../bytes.js';
-import { DEFAULT_ACCESS_FLUSH_MS, DEFAULT_INLINE_THRESHOLD } from '../../defaults.js';
+import { DEFAULT_ACCESS_FLUSH_MS, DEFAULT_INLINE_THRESHOLD, ORPHAN_GRACE_MS } from '../../defaults.js';
 import { CacheError, checkInteger, checkOptionNames, invalidType } from '../../errors.js';
 import { hashFile, treeHash, treeHashAsync } from '../../hash.js';
 import { warn } from '../../log.js';
@@ -17,7 +17,7 @@ import { checkKey, checkNamespace, DEFAULT_NAMESPACE } from '../namespace.js';
 import type { EntryInfo, FileSource, LocalFileEntry, NamespaceStats, PutFilesMeta, PutMeta, Tier, TierStats } from '../tier.js';
 import { acquireLock, type LockResult } from '../work.js';
 import { checkSources, prepareFiles, readHead, stageFile, verifyFiles, writeHead } from './files.js';
-import { writeNewFile } from './layout.js';
+import { unlinkQuietly, writeNewFile } from './layout.js';
 import { BLOB, decodeRecord, encodeRecord, FILES, INLINE, valueOffset, type DiskRecord } from './record.js';
 import { DiskStore, type PutOp } from './store.js';
 import { collectOrphans, verifyDisk, type VerifyReport } from './verify.js';
@@ -91,7 +91,7 @@ export class DiskTier implements Tier {
     if (explicitMax !== undefined) store.explicitMax = explicitMax;
     if (options.durable) store.durable = true;
     store.accessFlushMs = Math.min(store.accessFlushMs, flushMs);
-    if (!this.#readOnly) mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    if (!this.#readOnly) store.cleanAtOpen(() => void collectOrphans(store, ORPHAN_GRACE_MS));
   }
 
   /** The size limit: the given one, else the one the directory's owner stored, else 10 GB. */
@@ -101,10 +101,7 @@ export class DiskTier implements Tier {
   }
 
   #index() {
-    const fresh = !this.#store.indexOpen;
-    const idx = this.#store.index();
-    if (fresh && !this.#readOnly) this.#store.cleanAtOpen(() => void collectOrphans(this.#store, 60_000));
-    return idx;
+    return this.#store.index();
   }
 
   #assertOpen(): void {
@@ -176,18 +173,24 @@ export class DiskTier implements Tier {
       return undefined;
     }
     this.#stats.hits++;
+    this.#store.touch(op.ns, op.key);
     if (op.type === INLINE) return Buffer.from(op.record.subarray(valueOffset(op.record)));
-    return op.blobFile ? readFileSync(op.blobFile) : Buffer.from(op.blob ?? []);
+    return readFileSync(op.blobFile!);
   }
 
-  async #readBlob(ns: string, key: string, rec: DiskRecord): Promise<Buffer | undefined> {
+  async #readBlob(ns: string, key: string, rec: DiskRecord, retried = false): Promise<Buffer | undefined> {
     let value: Buffer;
     try {
       value = await readFile(this.#store.layout.blobPath(rec.hash));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#store.fail('read', err);
-      // Evicted or replaced by another process between our index read and the open: a miss.
-      else if (this.#stillIndexed(ns, key, rec)) return this.#damaged(ns, key, rec.hash, 'file missing');
+      else {
+        // Evicted (and maybe written again) by another process since our index read: read again
+        // from a fresh snapshot; only a file missing twice under a current record is damage.
+        const now = this.#current(ns, key);
+        if (now?.type === BLOB && !retried) return this.#readBlob(ns, key, now, true);
+        if (now?.hash === rec.hash) return this.#damaged(ns, key, rec.hash, 'file missing');
+      }
       this.#stats.misses++;
       return undefined;
     }
@@ -198,11 +201,11 @@ export class DiskTier implements Tier {
     return value;
   }
 
-  /** Whether the index (read from a fresh snapshot) still holds `rec` for the key. */
-  #stillIndexed(ns: string, key: string, rec: DiskRecord): boolean {
+  /** The record of the key in a fresh snapshot (after other processes' writes). */
+  #current(ns: string, key: string): DiskRecord | undefined {
     const idx = this.#index();
     idx.refresh();
-    return idx.recordSafe(ns, key)?.hash === rec.hash;
+    return idx.recordSafe(ns, key);
   }
 
   /** Drops a damaged entry (only the version that was read: another process may have replaced it). */
@@ -212,7 +215,7 @@ export class DiskTier implements Tier {
     warn('ERR_CORRUPT', `dropped damaged cache entry ${ns}/${key} in ${this.dir}: ${why}`);
     if (!this.#readOnly) {
       try {
-        this.#deleteSync(ns, key, hash);
+        this.#deleteSync(ns, key, { hash });
       } catch (err) {
         this.#store.fail('delete of a damaged entry', err);
       }
@@ -286,6 +289,7 @@ export class DiskTier implements Tier {
         op.blobFile = layout.workPath();
         writeNewFile(op.blobFile, bytes, this.#store.durable);
       } catch (err) {
+        unlinkQuietly([op.blobFile]); // a partial file would keep a full disk full
         this.#stats.rejected++;
         this.#store.fail('put', err);
         return false;
@@ -388,7 +392,9 @@ export class DiskTier implements Tier {
     this.#assertOpen();
     checkKey(key);
     const ns = this.#ns(namespace);
-    const found = readHead(this.#store.layout, ns, key);
+    let found = readHead(this.#store.layout, ns, key);
+    // A file missing: evicted since the head was read, or being replaced; read the head again.
+    if (found && 'damaged' in found && found.id !== undefined) found = readHead(this.#store.layout, ns, key);
     if (!found) {
       this.#stats.misses++;
       return undefined;
@@ -408,11 +414,16 @@ export class DiskTier implements Tier {
     return this.#deleteSync(this.#ns(namespace), key);
   }
 
-  /** Deletes `key` now (only the version whose hash is `ifHash`, when given). */
-  #deleteSync(ns: string, key: string, ifHash?: string): boolean {
+  /**
+   * Deletes `key` now: a caller's delete (its queued write too), or a damaged entry (only the
+   * version whose hash is `damagedHash`, when known; its files go at once, whoever else refers to
+   * that content: damaged bytes must not be reused by the next put of the same content).
+   */
+  #deleteSync(ns: string, key: string, damaged?: { hash: string | undefined }): boolean {
     const store = this.#store;
-    const queued = ifHash === undefined && store.dropQueued(ns, key);
+    const queued = !damaged && store.dropQueued(ns, key);
     const idx = this.#index();
+    const freed: string[] = [];
     const trash: string[] = [];
     const found = idx.txn(() => {
       const raw = idx.recordView(ns, key);
@@ -423,11 +434,13 @@ export class DiskTier implements Tier {
       } catch {
         /* a damaged record: removed whatever it says */
       }
-      if (ifHash !== undefined && rec !== undefined && rec.hash !== ifHash) return false;
-      store.removeInTxn(idx, ns, key, rec, trash);
+      if (damaged?.hash !== undefined && rec !== undefined && rec.hash !== damaged.hash) return false;
+      store.removeInTxn(idx, ns, key, rec, freed);
+      if (damaged && rec && rec.type !== INLINE) store.removeContentInTxn(rec.hash, trash);
       return true;
     });
     store.removeTrees(trash);
+    store.releaseFreed(freed);
     return found || queued;
   }
 
@@ -552,34 +565,39 @@ export class DiskTier implements Tier {
     checkKey(key);
     const ns = this.#ns(options.namespace);
     this.#store.flushSync();
-    const rec = this.#index().record(ns, key);
-    if (rec === undefined || rec.type !== BLOB) {
-      this.#stats.misses++;
-      return undefined;
-    }
-    const path = this.#store.layout.blobPath(rec.hash);
-    let mapped: MappedFile | undefined;
-    try {
-      if (options.map) mapped = mapFile(path);
-      if (options.verify !== false) {
-        const sum = mapped ? await treeHashAsync(mapped.buffer) : await hashFile(path);
-        const size = mapped ? mapped.byteLength : (await stat(path)).size;
-        if (sum !== rec.hash || size !== rec.size) {
-          mapped?.close();
-          return this.#damaged(ns, key, rec.hash, 'checksum mismatch');
+    let rec = this.#index().record(ns, key);
+    for (let attempt = 0; rec !== undefined && rec.type === BLOB; attempt++) {
+      const path = this.#store.layout.blobPath(rec.hash);
+      let mapped: MappedFile | undefined;
+      try {
+        if (options.map) mapped = mapFile(path);
+        if (options.verify !== false) {
+          const sum = mapped ? await treeHashAsync(mapped.buffer) : await hashFile(path);
+          const size = mapped ? mapped.byteLength : (await stat(path)).size;
+          if (sum !== rec.hash || size !== rec.size) {
+            mapped?.close();
+            return this.#damaged(ns, key, rec.hash, 'checksum mismatch');
+          }
         }
+        this.#stats.hits++;
+        this.#store.touch(ns, key);
+        return { path, size: rec.size, kind: rec.kind, meta: rec.meta, ...(mapped ? { mapped } : {}) };
+      } catch (err) {
+        mapped?.close();
+        const code = (err as { code?: string }).code;
+        if (code !== 'ERR_IO' && code !== 'ENOENT') {
+          this.#store.fail('getFile', err);
+          break;
+        }
+        // As in #readBlob: evicted (and maybe written again) since the index read.
+        const now = this.#current(ns, key);
+        if (attempt > 0 && now?.hash === rec.hash) return this.#damaged(ns, key, rec.hash, 'file missing');
+        rec = now;
+        if (attempt > 0) break;
       }
-    } catch (err) {
-      mapped?.close();
-      const code = (err as { code?: string }).code;
-      if ((code === 'ERR_IO' || code === 'ENOENT') && this.#stillIndexed(ns, key, rec)) return this.#damaged(ns, key, rec.hash, 'file missing');
-      if (code !== 'ERR_IO' && code !== 'ENOENT') this.#store.fail('getFile', err);
-      this.#stats.misses++;
-      return undefined;
     }
-    this.#stats.hits++;
-    this.#store.touch(ns, key);
-    return { path, size: rec.size, kind: rec.kind, meta: rec.meta, ...(mapped ? { mapped } : {}) };
+    this.#stats.misses++;
+    return undefined;
   }
 
   /**
@@ -597,7 +615,7 @@ export class DiskTier implements Tier {
   /** Removes unreferenced files older than `graceMs` (default a minute); resolves to how many. */
   async collectOrphans(options: { graceMs?: number } = {}): Promise<number> {
     this.#assertWritable();
-    const grace = options.graceMs === undefined ? 60_000 : checkInteger('options.graceMs', options.graceMs, 0, Number.MAX_SAFE_INTEGER);
+    const grace = options.graceMs === undefined ? ORPHAN_GRACE_MS : checkInteger('options.graceMs', options.graceMs, 0, Number.MAX_SAFE_INTEGER);
     this.#index();
     return collectOrphans(this.#store, grace);
   }

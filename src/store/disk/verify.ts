@@ -143,7 +143,7 @@ function safeDecodeStrict(raw: Buffer): DiskRecord {
 
 /** Drops bad entries (each only if unchanged since it was judged) and rebuilds derived keys. */
 function repairIndex(store: DiskStore, idx: DiskIndex, bad: Seen[]): number {
-  const trash: string[] = [];
+  const freed: string[] = [];
   const dropped = idx.txn(() => {
     let n = 0;
     for (const e of bad) {
@@ -156,15 +156,15 @@ function repairIndex(store: DiskStore, idx: DiskIndex, bad: Seen[]): number {
       if (now?.type === FILES) unlinkQuietly([store.layout.headPath(e.ns, e.key)]);
       n++;
     }
-    rebuild(store, idx, trash);
+    rebuild(idx, freed);
     return n;
   });
-  store.removeTrees(trash);
+  store.releaseFreed(freed);
   return dropped;
 }
 
 /** Inside a commit: LRU keys, totals, namespace sizes and references recomputed from the records. */
-function rebuild(store: DiskStore, idx: DiskIndex, trash: string[]): void {
+function rebuild(idx: DiskIndex, freed: string[]): void {
   const records: [string, string, DiskRecord][] = [];
   for (const [ns, key, raw] of idx.entries()) {
     const rec = safeDecode(raw);
@@ -192,14 +192,9 @@ function rebuild(store: DiskStore, idx: DiskIndex, trash: string[]): void {
     const want = refs.get(id) ?? 0;
     refs.delete(id);
     if (want !== n) idx.addRef(id, want - n);
-    if (want === 0) removeUnreferenced(store, id, trash);
+    if (want === 0) freed.push(id);
   }
   for (const [id, n] of refs) idx.addRef(id, n);
-}
-
-function removeUnreferenced(store: DiskStore, id: string, trash: string[]): void {
-  unlinkQuietly([store.layout.blobPath(id)]);
-  moveToTrash(store.layout, store.layout.entryDir(id), trash);
 }
 
 interface Orphan {

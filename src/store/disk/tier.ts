@@ -301,7 +301,7 @@ export class DiskTier implements Tier {
 
   /**
    * Publishes an existing file as the value of `key`: moved in when it is a work file of this
-   * cache (a {@link workPath}), copied otherwise. Resolves false if refused.
+   * cache (a {@link workPath}), copied otherwise. Resolves once committed; false if refused.
    * @deprecated for new code: use {@link putFiles} (file entries).
    */
   async putFile(key: string, path: string, meta: PutMeta = {}): Promise<boolean> {
@@ -319,6 +319,7 @@ export class DiskTier implements Tier {
       const blobFile = await stageFile(this.#store.layout, path, this.#isWorkFile(path));
       const record = encodeRecord({ type: BLOB, size, created: Date.now(), hash, kind: meta.kind ?? '', meta: meta.meta });
       this.#store.enqueue({ ns, key, type: BLOB, record, size, hash, blobFile });
+      this.#store.flushSync(); // committed when it resolves, as modelcache/ort expects of it
       return true;
     } catch (err) {
       this.#stats.rejected++;

@@ -144,6 +144,7 @@ function safeDecodeStrict(raw: Buffer): DiskRecord {
 /** Drops bad entries (each only if unchanged since it was judged) and rebuilds derived keys. */
 function repairIndex(store: DiskStore, idx: DiskIndex, bad: Seen[]): number {
   const freed: string[] = [];
+  const trash: string[] = [];
   const dropped = idx.txn(() => {
     let n = 0;
     for (const e of bad) {
@@ -154,11 +155,14 @@ function repairIndex(store: DiskStore, idx: DiskIndex, bad: Seen[]): number {
       idx.removeRecord(e.ns, e.key);
       idx.removeStamp(e.ns, e.key);
       if (now?.type === FILES) unlinkQuietly([store.layout.headPath(e.ns, e.key)]);
+      // Damaged content goes at once: the next put of the same content must not reuse it.
+      if (now && now.type !== INLINE) store.removeContentInTxn(now.hash, trash);
       n++;
     }
     rebuild(idx, freed);
     return n;
   });
+  store.removeTrees(trash);
   store.releaseFreed(freed);
   return dropped;
 }

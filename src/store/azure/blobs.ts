@@ -4,104 +4,19 @@
 // warning, a counter and a short cool-down); the SDK is loaded on first use.
 import { randomBytes } from 'node:crypto';
 import { open, rename, stat, unlink } from 'node:fs/promises';
-import { CacheError, checkInteger, checkOptionNames, invalidType } from '../../errors.js';
+import { CacheError, invalidType } from '../../errors.js';
 import { hashFile, treeHashAsync } from '../../hash.js';
 import { logDebug, warn } from '../../log.js';
 import { createProgress, type Progress } from '../../progress.js';
-import { emptyStats, type TierStats } from '../tier.js';
-import { loadSdk, normalizePrefix, resolveTarget, type LocationOptions, type Target } from './location.js';
+import { emptyStats } from '../tier.js';
+import {
+  HASH_KEY, KIND_KEY, PROGRESS_MIN, SIZE_KEY, parseStoreOptions,
+  type AzureBlobTierOptions, type AzureTierStats, type BlobInfo, type BlobRead, type TransferOptions, type WriteOutcome,
+} from './options.js';
+import { loadSdk, type Target } from './location.js';
 import { checkName, classify, describeError, downloadFirstBlock, forRanges, readInto, totalOf, type Failure } from './transfer.js';
 // Types only: erased from the emitted JS, so the SDK stays an optional peer.
 import type { BlobClient, ContainerClient, StoragePipelineOptions } from '@azure/storage-blob';
-
-/** A transfer in progress, as given to {@link AzureBlobTierOptions.progress} callbacks. */
-export interface TransferProgress {
-  op: 'upload' | 'download';
-  /** Blob name relative to the tier's prefix. */
-  name: string;
-  loaded: number;
-  total: number;
-}
-
-/** Options of {@link AzureBlobTier}. Give one of `containerUrl`, `connectionString` + `containerName`, or `accountName` + `containerName`. */
-export interface AzureBlobTierOptions extends LocationOptions {
-  /** Folder inside the container under which everything of this tier lives (e.g. `team-a/`). */
-  prefix?: string;
-  /** `false`: read only, never writes or deletes. Default true. */
-  update?: boolean;
-  /** Block size of parallel transfers. Default 8 MiB. */
-  blockSize?: number;
-  /**
-   * Values (buffers) up to this size are uploaded in one request, as the SDK's `uploadData` does;
-   * larger ones in parallel blocks. Files always go in parallel blocks above `blockSize`.
-   * Default 256 MiB.
-   */
-  maxSingleShotSize?: number;
-  /** Blocks in flight per transfer. Default 4. */
-  concurrency?: number;
-  /** Tries per request (the SDK's retry policy). Default 3. */
-  maxTries?: number;
-  /** Time limit of one try, ms. Default 60000. */
-  tryTimeoutMs?: number;
-  /** First retry delay, ms (doubles per retry, at most 2 s). Default 200. */
-  retryDelayMs?: number;
-  /** After a network failure, calls are skipped (as misses) for this long, ms. Default 10000. */
-  cooldownMs?: number;
-  /**
-   * Progress of transfers of 16 MiB or more: `true` (default) draws a bar on a TTY stderr,
-   * a function receives every update, `false` is silent.
-   */
-  progress?: boolean | ((event: TransferProgress) => void);
-}
-
-/** Counters of an {@link AzureBlobTier}: those of every tier plus transfer totals. */
-export interface AzureTierStats extends TierStats {
-  bytesUploaded: number;
-  bytesDownloaded: number;
-  uploads: number;
-  downloads: number;
-  /** Conditional creates that found the blob already there (a racing or earlier writer won). */
-  lostRaces: number;
-}
-
-/** A blob as listed by {@link AzureBlobTier.list}. */
-export interface BlobInfo {
-  /** Name relative to the tier's prefix. */
-  name: string;
-  size: number;
-  lastModified: number;
-  etag: string;
-  /** Tree hash recorded at upload (32 hex), if any. */
-  hash?: string;
-  metadata: Record<string, string>;
-}
-
-/** A verified blob read by {@link AzureBlobTier.readBlob}. */
-export interface BlobRead {
-  data: Buffer;
-  etag: string;
-  lastModified: number;
-  metadata: Record<string, string>;
-}
-
-/** How a conditional write ended. 'created': ours; 'exists': a verified blob was already there. */
-export type WriteOutcome = 'created' | 'exists' | 'failed' | 'read-only';
-
-/** Per-call options of uploads and downloads. */
-export interface TransferOptions {
-  /** Called with bytes moved so far and the total. */
-  onProgress?: (loaded: number, total: number) => void;
-}
-
-export const HASH_KEY = 'mchash';
-export const SIZE_KEY = 'mcsize';
-export const KIND_KEY = 'mckind';
-const PROGRESS_MIN = 16 << 20;
-const KNOWN_OPTIONS = [
-  'containerUrl', 'accountName', 'containerName', 'connectionString', 'blobEndpoint', 'credential', 'prefix', 'update',
-  'blockSize', 'maxSingleShotSize', 'concurrency', 'maxTries', 'tryTimeoutMs', 'retryDelayMs', 'cooldownMs', 'progress',
-];
-
 
 /**
  * Verified blobs in one container (and prefix). {@link AzureBlobTier} is the tier built on it;
@@ -121,36 +36,21 @@ export class AzureBlobStore {
   readonly #progress: AzureBlobTierOptions['progress'];
   protected readonly counters: AzureTierStats = { ...emptyStats(0), bytesUploaded: 0, bytesDownloaded: 0, uploads: 0, downloads: 0, lostRaces: 0 };
   #client: Promise<ContainerClient> | undefined;
-  containerReady: Promise<void> | undefined;
+  #containerReady: Promise<void> | undefined;
   #downUntil = 0;
   protected closed = false;
 
   constructor(options: AzureBlobTierOptions) {
-    if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
-    checkOptionNames('AzureBlobTier options', options, KNOWN_OPTIONS);
-    const { target, urlPrefix } = resolveTarget(options);
-    this.#target = target;
-    this.prefix = urlPrefix + normalizePrefix('options.prefix', options.prefix);
-    if (options.update !== undefined && typeof options.update !== 'boolean') throw invalidType('options.update', 'boolean', options.update);
-    this.update = options.update ?? true;
-    if (options.credential !== undefined && typeof options.credential?.getToken !== 'function') {
-      throw invalidType('options.credential', 'a TokenCredential (e.g. new DefaultAzureCredential())', options.credential);
-    }
-    this.blockSize = options.blockSize === undefined ? 8 << 20 : checkInteger('options.blockSize', options.blockSize, 64 << 10, 4000 * 1024 * 1024);
-    this.maxSingleShotSize = options.maxSingleShotSize === undefined ? 256 << 20 : checkInteger('options.maxSingleShotSize', options.maxSingleShotSize, 0, 5000 * 1024 * 1024);
-    this.concurrency = options.concurrency === undefined ? 4 : checkInteger('options.concurrency', options.concurrency, 1, 64);
-    const maxTries = options.maxTries === undefined ? 3 : checkInteger('options.maxTries', options.maxTries, 1, 20);
-    const tryTimeoutInMs = options.tryTimeoutMs === undefined ? 60_000 : checkInteger('options.tryTimeoutMs', options.tryTimeoutMs, 100, 3_600_000);
-    const retryDelayInMs = options.retryDelayMs === undefined ? 200 : checkInteger('options.retryDelayMs', options.retryDelayMs, 0, 60_000);
-    this.#cooldownMs = options.cooldownMs === undefined ? 10_000 : checkInteger('options.cooldownMs', options.cooldownMs, 0, 3_600_000);
-    if (options.progress !== undefined && typeof options.progress !== 'boolean' && typeof options.progress !== 'function') {
-      throw invalidType('options.progress', 'boolean or function', options.progress);
-    }
-    this.#progress = options.progress ?? true;
-    this.#pipeline = {
-      retryOptions: { maxTries, tryTimeoutInMs, retryDelayInMs, maxRetryDelayInMs: Math.max(retryDelayInMs, 2000) },
-      userAgentOptions: { userAgentPrefix: 'modelcache' },
-    };
+    const o = parseStoreOptions(options);
+    this.#target = o.target;
+    this.prefix = o.prefix;
+    this.update = o.update;
+    this.blockSize = o.blockSize;
+    this.maxSingleShotSize = o.maxSingleShotSize;
+    this.concurrency = o.concurrency;
+    this.#cooldownMs = o.cooldownMs;
+    this.#progress = o.progress;
+    this.#pipeline = o.pipeline;
   }
 
   /** Where this tier stores (for messages). */
@@ -221,14 +121,14 @@ export class AzureBlobStore {
   }
 
   async #ensureContainer(c: ContainerClient): Promise<void> {
-    this.containerReady ??= c.createIfNotExists().then(
+    this.#containerReady ??= c.createIfNotExists().then(
       () => undefined,
       (err) => {
-        this.containerReady = undefined;
+        this.#containerReady = undefined;
         throw err;
       },
     );
-    return this.containerReady;
+    return this.#containerReady;
   }
 
   // ------------------------------------------------------------------------------------- reads

@@ -15,10 +15,11 @@ import { logDebug, warn } from '../../log.js';
 import { encodeManifest, parseManifest } from '../manifest.js';
 import { checkKey, checkNamespace, DEFAULT_NAMESPACE } from '../namespace.js';
 import type { EntryInfo, FileEntryInfo, LocalFileEntry, ProgressCallback, PutMeta, Tier } from '../tier.js';
-import { AzureBlobStore, KIND_KEY, type AzureTierStats, type BlobInfo } from './blobs.js';
+import { AzureBlobStore } from './blobs.js';
+import { KIND_KEY, type AzureTierStats, type BlobInfo } from './options.js';
 import { forRanges } from './transfer.js';
 
-export type { AzureBlobTierOptions, AzureTierStats, BlobInfo, BlobRead, TransferOptions, TransferProgress, WriteOutcome } from './blobs.js';
+export type { AzureBlobTierOptions, AzureTierStats, BlobInfo, BlobRead, TransferOptions, TransferProgress, WriteOutcome } from './options.js';
 export { parseConnectionString, parseContainerUrl, type TokenCredentialLike } from './location.js';
 
 /** The root of every entry under the tier's prefix. */

@@ -3,7 +3,7 @@
 // entry's head (a key-derived path) and never opens the index.
 import { chmodSync, lstatSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { copyFile, mkdir, rename, stat, writeFile, chmod } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { hashFile } from '../../hash.js';
 import { encodeManifest, filesId, parseManifest } from '../manifest.js';
 import { checkFileNames } from '../namespace.js';
@@ -127,6 +127,11 @@ export async function verifyFiles(entry: LocalFileEntry): Promise<string | undef
     }
   }
   return undefined;
+}
+
+/** Whether `path` is directly inside the cache's tmp/ (compared as resolved paths, by folder). */
+export function isWorkFile(layout: Layout, path: string): boolean {
+  return dirname(resolve(path)) === resolve(layout.tmp);
 }
 
 /** Moves a caller's work file into tmp/ (for the legacy single-file put), or copies it there. */

@@ -4,22 +4,22 @@
 // only after its files are complete, every read is checked against recorded hashes, files are
 // only ever unlinked (never rewritten), and a put is acknowledged once queued: the queue reaches
 // the disk on the next turn, on flush(), or at exit.
-import { readFile, stat } from 'node:fs/promises';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, relative, resolve, sep, isAbsolute } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { toBytes } from '../../bytes.js';
 import { DEFAULT_ACCESS_FLUSH_MS, DEFAULT_INLINE_THRESHOLD, ORPHAN_GRACE_MS } from '../../defaults.js';
 import { CacheError, checkInteger, checkOptionNames, invalidType } from '../../errors.js';
-import { hashFile, treeHash, treeHashAsync } from '../../hash.js';
-import { warn } from '../../log.js';
-import { mapFile, type MappedFile } from '../../mmap.js';
+import { hashFile, treeHash } from '../../hash.js';
 import { checkKey, checkNamespace, DEFAULT_NAMESPACE } from '../namespace.js';
 import type { EntryInfo, FileSource, LocalFileEntry, NamespaceStats, PutFilesMeta, PutMeta, Tier, TierStats } from '../tier.js';
 import { acquireLock, type LockResult } from '../work.js';
-import { checkSources, prepareFiles, readHead, stageFile, verifyFiles, writeHead } from './files.js';
+import { checkSources, isWorkFile, prepareFiles, stageFile, verifyFiles, writeHead } from './files.js';
 import { unlinkQuietly, writeNewFile } from './layout.js';
-import { BLOB, decodeRecord, encodeRecord, FILES, INLINE, valueOffset, type DiskRecord } from './record.js';
-import { DiskStore, type PutOp } from './store.js';
+import { BLOB, encodeRecord, FILES, INLINE } from './record.js';
+import type { PutOp } from './queue.js';
+import { DiskReader, type DiskEntry, type DiskFile } from './read.js';
+import { DiskStore } from './store.js';
 import { collectOrphans, verifyDisk, type VerifyReport } from './verify.js';
 
 /** Options of {@link DiskTier}. */
@@ -38,35 +38,8 @@ export interface DiskTierOptions {
   readOnly?: boolean;
 }
 
-/** A file-backed value as handed out by {@link DiskTier.getFile}. */
-export interface DiskFile {
-  /** Absolute path of the immutable file. Valid until the entry is evicted or replaced. */
-  path: string;
-  size: number;
-  kind: string;
-  meta: Record<string, unknown> | undefined;
-  /** Present with `{ map: true }`: a zero-copy map of the file (close it when done). */
-  mapped?: MappedFile;
-}
-
-/** A listed entry (for `modelcache ls`). */
-export interface DiskEntry {
-  namespace: string;
-  key: string;
-  size: number;
-  kind: string;
-  /** 'inline': inside the index; 'blob': one file; 'files': a file entry. */
-  type: 'inline' | 'blob' | 'files';
-  inline: boolean;
-  created: number;
-  /** Last access, ms since epoch. */
-  accessed: number;
-  meta: Record<string, unknown> | undefined;
-}
-
 export type { VerifyProblem, VerifyReport } from './verify.js';
-
-const TYPES = ['inline', 'blob', 'files'] as const;
+export type { DiskEntry, DiskFile } from './read.js';
 
 /** An LMDB-indexed, byte-limited, multi-process-safe store of values and file entries on disk. */
 export class DiskTier implements Tier {
@@ -76,6 +49,7 @@ export class DiskTier implements Tier {
   readonly inlineThreshold: number;
   readonly #readOnly: boolean;
   readonly #store: DiskStore;
+  readonly #reader: DiskReader;
   #closed = false;
 
   constructor(options: DiskTierOptions) {
@@ -88,6 +62,7 @@ export class DiskTier implements Tier {
     const flushMs = options.accessFlushMs === undefined ? DEFAULT_ACCESS_FLUSH_MS : checkInteger('options.accessFlushMs', options.accessFlushMs, 1, 3_600_000);
     this.#readOnly = Boolean(options.readOnly);
     const store = (this.#store = DiskStore.acquire(this.dir));
+    this.#reader = new DiskReader(store, this.#readOnly);
     if (explicitMax !== undefined) store.explicitMax = explicitMax;
     if (options.durable) store.durable = true;
     store.accessFlushMs = Math.min(store.accessFlushMs, flushMs);
@@ -127,100 +102,7 @@ export class DiskTier implements Tier {
   get(key: string, namespace?: string): Buffer | undefined | Promise<Buffer | undefined> {
     this.#assertOpen();
     checkKey(key);
-    return this.#get(this.#ns(namespace), key);
-  }
-
-  #get(ns: string, key: string): Buffer | undefined | Promise<Buffer | undefined> {
-    const store = this.#store;
-    if (store.queuedCount > 0) {
-      const op = store.queued(ns, key);
-      if (op) return this.#fromQueue(op);
-    }
-    let raw: Buffer | undefined;
-    try {
-      raw = this.#index().recordView(ns, key);
-    } catch (err) {
-      store.fail('read', err);
-      this.#stats.misses++;
-      return undefined;
-    }
-    if (raw === undefined || raw[1] === FILES) {
-      this.#stats.misses++;
-      return undefined;
-    }
-    let off: number;
-    try {
-      off = valueOffset(raw);
-    } catch (err) {
-      return this.#damaged(ns, key, undefined, (err as Error).message);
-    }
-    if (raw[1] === INLINE) {
-      const len = raw.length;
-      const value = Buffer.allocUnsafe(len - off);
-      raw.copy(value, 0, off, len);
-      const want = raw.toString('hex', 20, 36);
-      if (value.length !== raw.readDoubleLE(4) || treeHash(value) !== want) return this.#damaged(ns, key, want, 'checksum mismatch');
-      this.#stats.hits++;
-      store.touch(ns, key);
-      return value;
-    }
-    return this.#readBlob(ns, key, decodeRecord(raw));
-  }
-
-  #fromQueue(op: PutOp): Buffer | undefined {
-    if (op.type === FILES) {
-      this.#stats.misses++;
-      return undefined;
-    }
-    this.#stats.hits++;
-    this.#store.touch(op.ns, op.key);
-    if (op.type === INLINE) return Buffer.from(op.record.subarray(valueOffset(op.record)));
-    return readFileSync(op.blobFile!);
-  }
-
-  async #readBlob(ns: string, key: string, rec: DiskRecord, retried = false): Promise<Buffer | undefined> {
-    let value: Buffer;
-    try {
-      value = await readFile(this.#store.layout.blobPath(rec.hash));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#store.fail('read', err);
-      else {
-        // Evicted (and maybe written again) by another process since our index read: read again
-        // from a fresh snapshot; only a file missing twice under a current record is damage.
-        const now = this.#current(ns, key);
-        if (now?.type === BLOB && !retried) return this.#readBlob(ns, key, now, true);
-        if (now?.hash === rec.hash) return this.#damaged(ns, key, rec.hash, 'file missing');
-      }
-      this.#stats.misses++;
-      return undefined;
-    }
-    const sum = value.length >= 1 << 20 ? await treeHashAsync(value) : treeHash(value);
-    if (value.length !== rec.size || sum !== rec.hash) return this.#damaged(ns, key, rec.hash, `file does not match its record`);
-    this.#stats.hits++;
-    this.#store.touch(ns, key);
-    return value;
-  }
-
-  /** The record of the key in a fresh snapshot (after other processes' writes). */
-  #current(ns: string, key: string): DiskRecord | undefined {
-    const idx = this.#index();
-    idx.refresh();
-    return idx.recordSafe(ns, key);
-  }
-
-  /** Drops a damaged entry (only the version that was read: another process may have replaced it). */
-  #damaged(ns: string, key: string, hash: string | undefined, why: string): undefined {
-    this.#stats.corrupt++;
-    this.#stats.misses++;
-    warn('ERR_CORRUPT', `dropped damaged cache entry ${ns}/${key} in ${this.dir}: ${why}`);
-    if (!this.#readOnly) {
-      try {
-        this.#deleteSync(ns, key, { hash });
-      } catch (err) {
-        this.#store.fail('delete of a damaged entry', err);
-      }
-    }
-    return undefined;
+    return this.#reader.value(this.#ns(namespace), key);
   }
 
   /** Reads several keys: inline values synchronously, file-backed ones concurrently. */
@@ -230,7 +112,7 @@ export class DiskTier implements Tier {
     const out = new Array<Buffer | undefined>(keys.length);
     let files: Promise<void>[] | undefined;
     for (let i = 0; i < keys.length; i++) {
-      const r = this.#get(ns, checkKey(keys[i]));
+      const r = this.#reader.value(ns, checkKey(keys[i]));
       if (r instanceof Promise) (files ??= []).push(r.then((v) => void (out[i] = v)));
       else out[i] = r;
     }
@@ -241,7 +123,7 @@ export class DiskTier implements Tier {
     this.#assertOpen();
     const ns = this.#ns(namespace);
     checkKey(key);
-    return this.#store.queued(ns, key) !== undefined || this.#index().hasEntry(ns, key);
+    return this.#store.queue.queued(ns, key) !== undefined || this.#index().hasEntry(ns, key);
   }
 
   /** Index metadata of an entry without reading its value. */
@@ -249,17 +131,7 @@ export class DiskTier implements Tier {
     this.#assertOpen();
     const ns = this.#ns(namespace);
     checkKey(key);
-    this.#store.flushSync();
-    const rec = this.#index().record(ns, key);
-    return rec && this.#entryOf(ns, key, rec);
-  }
-
-  #entryOf(ns: string, key: string, rec: DiskRecord): DiskEntry {
-    const stamp = this.#store.pendingStamp(ns, key) ?? this.#index().stamp(ns, key) ?? rec.created * 1000;
-    return {
-      namespace: ns, key, size: rec.size, kind: rec.kind, type: TYPES[rec.type], inline: rec.type === INLINE,
-      created: rec.created, accessed: Math.floor(stamp / 1000), meta: rec.meta,
-    };
+    return this.#reader.info(ns, key);
   }
 
   // --------------------------------------------------------------------------------- writes
@@ -295,7 +167,7 @@ export class DiskTier implements Tier {
         return false;
       }
     }
-    this.#store.enqueue(op);
+    this.#store.queue.enqueue(op);
     return true;
   }
 
@@ -316,22 +188,16 @@ export class DiskTier implements Tier {
         return false;
       }
       const hash = await hashFile(path);
-      const blobFile = await stageFile(this.#store.layout, path, this.#isWorkFile(path));
+      const blobFile = await stageFile(this.#store.layout, path, isWorkFile(this.#store.layout, path));
       const record = encodeRecord({ type: BLOB, size, created: Date.now(), hash, kind: meta.kind ?? '', meta: meta.meta });
-      this.#store.enqueue({ ns, key, type: BLOB, record, size, hash, blobFile });
-      this.#store.flushSync(); // committed when it resolves, as modelcache/ort expects of it
+      this.#store.queue.enqueue({ ns, key, type: BLOB, record, size, hash, blobFile });
+      this.#store.queue.flushSync(); // committed when it resolves, as modelcache/ort expects of it
       return true;
     } catch (err) {
       this.#stats.rejected++;
       this.#store.fail('putFile', err);
       return false;
     }
-  }
-
-  /** Whether `path` is directly inside this cache's tmp/ (compared as resolved paths, by folder). */
-  #isWorkFile(path: string): boolean {
-    const rel = relative(this.#store.layout.tmp, resolve(path));
-    return rel.length > 0 && !rel.startsWith('..') && !isAbsolute(rel) && !rel.includes(sep) && dirname(resolve(path)) === this.#store.layout.tmp;
   }
 
   /**
@@ -366,11 +232,11 @@ export class DiskTier implements Tier {
     } catch (err) {
       this.#stats.rejected++;
       store.fail('putFiles', err);
-      store.discardWork(work);
+      store.queue.discardWork(work);
       return false;
     }
     const record = encodeRecord({ type: FILES, size, created: info.created, hash: id, kind: info.kind, meta: info.meta });
-    store.enqueue({ ns, key, type: FILES, record, size, hash: id, work, head });
+    store.queue.enqueue({ ns, key, type: FILES, record, size, hash: id, work, head });
     return true;
   }
 
@@ -385,25 +251,14 @@ export class DiskTier implements Tier {
     const problem = await verifyFiles(entry);
     if (!problem) return entry;
     this.#stats.hits--; // counted again as a miss
-    return this.#damaged(entry.namespace, key, undefined, problem);
+    return this.#reader.damaged(entry.namespace, key, undefined, problem);
   }
 
   /** {@link getFiles} without hashing: synchronous, for hit paths that verify by other means. */
   fileEntry(key: string, namespace?: string): LocalFileEntry | undefined {
     this.#assertOpen();
     checkKey(key);
-    const ns = this.#ns(namespace);
-    let found = readHead(this.#store.layout, ns, key);
-    // A file missing: evicted since the head was read, or being replaced; read the head again.
-    if (found && 'damaged' in found && found.id !== undefined) found = readHead(this.#store.layout, ns, key);
-    if (!found) {
-      this.#stats.misses++;
-      return undefined;
-    }
-    if ('damaged' in found) return this.#damaged(ns, key, found.id, found.damaged);
-    this.#stats.hits++;
-    this.#store.touch(ns, key);
-    return found.entry;
+    return this.#reader.fileEntry(this.#ns(namespace), key);
   }
 
   // ------------------------------------------------------------------------------- deletes
@@ -412,70 +267,40 @@ export class DiskTier implements Tier {
   delete(key: string, namespace?: string): boolean {
     this.#assertWritable();
     checkKey(key);
-    return this.#deleteSync(this.#ns(namespace), key);
-  }
-
-  /**
-   * Deletes `key` now: a caller's delete (its queued write too), or a damaged entry (only the
-   * version whose hash is `damagedHash`, when known; its files go at once, whoever else refers to
-   * that content: damaged bytes must not be reused by the next put of the same content).
-   */
-  #deleteSync(ns: string, key: string, damaged?: { hash: string | undefined }): boolean {
-    const store = this.#store;
-    const queued = !damaged && store.dropQueued(ns, key);
-    const idx = this.#index();
-    const freed: string[] = [];
-    const trash: string[] = [];
-    const found = idx.txn(() => {
-      const raw = idx.recordView(ns, key);
-      if (raw === undefined) return false;
-      let rec: DiskRecord | undefined;
-      try {
-        rec = decodeRecord(raw);
-      } catch {
-        /* a damaged record: removed whatever it says */
-      }
-      if (damaged?.hash !== undefined && rec !== undefined && rec.hash !== damaged.hash) return false;
-      store.removeInTxn(idx, ns, key, rec, freed);
-      if (damaged && rec && rec.type !== INLINE) store.removeContentInTxn(rec.hash, trash);
-      return true;
-    });
-    store.removeTrees(trash);
-    store.releaseFreed(freed);
-    return found || queued;
+    return this.#store.queue.deleteNow(this.#ns(namespace), key);
   }
 
   /** Deletes every entry of `namespace`, here only; resolves to how many. */
   deleteNamespace(namespace: string): number {
     this.#assertWritable();
-    return this.#store.deleteRange(checkNamespace(namespace));
+    return this.#store.queue.deleteRange(checkNamespace(namespace));
   }
 
   /** Deletes every entry of this directory (every namespace). */
   clear(): void {
     this.#assertWritable();
-    this.#store.deleteRange(undefined);
+    this.#store.queue.deleteRange(undefined);
   }
 
   /** Evicts least recently used entries down to `maxBytes` (default: the tier's limit). */
   async prune(maxBytes = this.maxBytes): Promise<{ evicted: number; bytes: number }> {
     this.#assertWritable();
     checkInteger('maxBytes', maxBytes, 0, Number.MAX_SAFE_INTEGER);
-    this.#store.flushSync();
-    return this.#store.evict(maxBytes);
+    this.#store.queue.flushSync();
+    return this.#store.queue.evict(maxBytes);
   }
 
   // ---------------------------------------------------------------------------- namespaces
 
   countEntries(namespace: string): number {
     this.#assertOpen();
-    this.#store.flushSync();
+    this.#store.queue.flushSync();
     return this.#index().counters(checkNamespace(namespace)).entries;
   }
 
   namespaces(): string[] {
     this.#assertOpen();
-    this.#store.flushSync();
+    this.#store.queue.flushSync();
     return [...this.#index().allCounters()].filter(([, c]) => c.entries > 0).map(([ns]) => ns);
   }
 
@@ -486,39 +311,29 @@ export class DiskTier implements Tier {
   }
 
   /** Entries (of one namespace, or all), least recently used first. */
-  *list(namespace?: string): Generator<DiskEntry> {
+  list(namespace?: string): DiskEntry[] {
     this.#assertOpen();
-    const ns = namespace === undefined ? undefined : checkNamespace(namespace);
-    this.#store.flushSync();
-    this.#store.flushAccess();
-    const idx = this.#index();
-    const found: DiskEntry[] = [];
-    for (const [stamp, n, key] of idx.lru()) {
-      if (ns !== undefined && n !== ns) continue;
-      const rec = idx.stamp(n, key) === stamp ? idx.recordSafe(n, key) : undefined;
-      if (rec) found.push(this.#entryOf(n, key, rec));
-    }
-    yield* found;
+    return this.#reader.list(namespace === undefined ? undefined : checkNamespace(namespace));
   }
 
   // -------------------------------------------------------------------------- counters
 
   stats(): TierStats {
     if (this.#closed) return { ...this.#stats, bytes: 0, entries: 0, maxBytes: this.maxBytes };
-    this.#store.flushSync();
+    this.#store.queue.flushSync();
     const totals = this.#index().totals();
     return { ...this.#stats, bytes: totals.bytes, entries: totals.entries, maxBytes: this.maxBytes };
   }
 
   countAccess(namespace: string, hits: number, misses: number): void {
-    if (!this.#readOnly && !this.#closed) this.#store.countAccess(namespace, hits, misses);
+    if (!this.#readOnly && !this.#closed) this.#store.access.countAccess(namespace, hits, misses);
   }
 
   /** The persistent counters of every namespace (or of one), summed over runs and processes. */
   namespaceStats(namespace?: string): NamespaceStats[] {
     this.#assertOpen();
-    this.#store.flushSync();
-    if (!this.#readOnly) this.#store.flushAccess(true);
+    this.#store.queue.flushSync();
+    if (!this.#readOnly) this.#store.access.flush(true);
     const idx = this.#index();
     if (namespace !== undefined) return [{ namespace, ...idx.counters(checkNamespace(namespace)) }];
     return [...idx.allCounters()].map(([ns, c]) => ({ namespace: ns, ...c }));
@@ -529,13 +344,13 @@ export class DiskTier implements Tier {
   /** Commits every queued write now. */
   async flush(): Promise<void> {
     if (this.#closed) return;
-    this.#store.flushSync();
-    this.#store.flushAccess();
+    this.#store.queue.flushSync();
+    this.#store.access.flush();
   }
 
   /** Writes batched access times and counters to the index now. */
   async flushAccess(): Promise<void> {
-    if (!this.#closed && !this.#readOnly) this.#store.flushAccess(true);
+    if (!this.#closed && !this.#readOnly) this.#store.access.flush(true);
   }
 
   /** A fresh path inside this cache's work folder (same filesystem as its entries). */
@@ -564,41 +379,7 @@ export class DiskTier implements Tier {
   async getFile(key: string, options: { map?: boolean; verify?: boolean; namespace?: string } = {}): Promise<DiskFile | undefined> {
     this.#assertOpen();
     checkKey(key);
-    const ns = this.#ns(options.namespace);
-    this.#store.flushSync();
-    let rec = this.#index().record(ns, key);
-    for (let attempt = 0; rec !== undefined && rec.type === BLOB; attempt++) {
-      const path = this.#store.layout.blobPath(rec.hash);
-      let mapped: MappedFile | undefined;
-      try {
-        if (options.map) mapped = mapFile(path);
-        if (options.verify !== false) {
-          const sum = mapped ? await treeHashAsync(mapped.buffer) : await hashFile(path);
-          const size = mapped ? mapped.byteLength : (await stat(path)).size;
-          if (sum !== rec.hash || size !== rec.size) {
-            mapped?.close();
-            return this.#damaged(ns, key, rec.hash, 'checksum mismatch');
-          }
-        }
-        this.#stats.hits++;
-        this.#store.touch(ns, key);
-        return { path, size: rec.size, kind: rec.kind, meta: rec.meta, ...(mapped ? { mapped } : {}) };
-      } catch (err) {
-        mapped?.close();
-        const code = (err as { code?: string }).code;
-        if (code !== 'ERR_IO' && code !== 'ENOENT') {
-          this.#store.fail('getFile', err);
-          break;
-        }
-        // As in #readBlob: evicted (and maybe written again) since the index read.
-        const now = this.#current(ns, key);
-        if (attempt > 0 && now?.hash === rec.hash) return this.#damaged(ns, key, rec.hash, 'file missing');
-        rec = now;
-        if (attempt > 0) break;
-      }
-    }
-    this.#stats.misses++;
-    return undefined;
+    return this.#reader.getFile(this.#ns(options.namespace), key, options);
   }
 
   /**
@@ -608,7 +389,7 @@ export class DiskTier implements Tier {
    */
   async verify(options: { repair?: boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<VerifyReport> {
     this.#assertOpen();
-    this.#store.flushSync();
+    this.#store.queue.flushSync();
     this.#index();
     return verifyDisk(this.#store, { ...options, repair: Boolean(options.repair) && !this.#readOnly });
   }

@@ -13,7 +13,9 @@ import { readHead, verifyFiles } from './files.js';
 import type { DiskIndex } from './index.js';
 import { unlinkQuietly } from './layout.js';
 import { BLOB, FILES, INLINE, valueOffset, type DiskRecord } from './record.js';
-import { moveToTrash, nextStamp, safeDecode, type DiskStore } from './store.js';
+import { moveToTrash, safeDecode } from './queue.js';
+import { nextStamp } from './access.js';
+import type { DiskStore } from './store.js';
 
 /** One problem found by `DiskTier.verify`. */
 export interface VerifyProblem {
@@ -67,7 +69,7 @@ async function checkEntry(store: DiskStore, e: Seen): Promise<Omit<VerifyProblem
 
 export async function verifyDisk(store: DiskStore, options: { repair: boolean; onProgress?: (done: number, total: number) => void }): Promise<VerifyReport> {
   const idx = store.index();
-  store.flushAccess();
+  store.access.flush();
   idx.refresh();
   // Read everything first: no awaits while an LMDB cursor is open.
   const seen: Seen[] = [];
@@ -156,14 +158,14 @@ function repairIndex(store: DiskStore, idx: DiskIndex, bad: Seen[]): number {
       idx.removeStamp(e.ns, e.key);
       if (now?.type === FILES) unlinkQuietly([store.layout.headPath(e.ns, e.key)]);
       // Damaged content goes at once: the next put of the same content must not reuse it.
-      if (now && now.type !== INLINE) store.removeContentInTxn(now.hash, trash);
+      if (now && now.type !== INLINE) store.queue.removeContentInTxn(now.hash, trash);
       n++;
     }
     rebuild(idx, freed);
     return n;
   });
-  store.removeTrees(trash);
-  store.releaseFreed(freed);
+  store.queue.removeTrees(trash);
+  store.queue.releaseFreed(freed);
   return dropped;
 }
 
@@ -256,7 +258,7 @@ function removeOrphans(store: DiskStore, orphans: Orphan[]): number {
     }
     return n;
   });
-  store.removeTrees(trash);
+  store.queue.removeTrees(trash);
   return removed;
 }
 

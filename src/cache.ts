@@ -6,13 +6,14 @@ import { type BytesLike, toBytes } from './bytes.js';
 import { type Cipher } from './cipher.js';
 import { type Codec } from './codec.js';
 import { ValueCodec, type CompressionOptions } from './cache/codec.js';
+import { EncodedWrites } from './cache/write.js';
 import { FileEntries, type CacheFileEntry, type ComputeFiles, type GetFilesOptions } from './cache/files.js';
 import { buildTiers, type CacheOptions } from './cache/options.js';
 import { withKeyLock, type LockingOptions } from './cache/lock.js';
+import { countNamespace, deleteNamespace, listNamespace } from './cache/namespaces.js';
 import { DEFAULT_LOCK_WAIT_MS } from './defaults.js';
 import { CacheError, checkInteger, invalidType } from './errors.js';
 import { debugEnabled, logDebug, warn } from './log.js';
-import { atExit } from './store/exit.js';
 import { checkKey, checkNamespace, DEFAULT_NAMESPACE, isNamespace } from './store/namespace.js';
 import { isDiskTier, type DiskTier } from './store/disk/tier.js';
 import type { EntryInfo, FileSource, NamespaceStats, PutMeta, Tier, TierStats } from './store/tier.js';
@@ -55,16 +56,6 @@ export interface CacheStats {
   tiers: Record<string, TierStats>;
 }
 
-/** A value being encoded off the main thread: encoded on this thread instead if the process exits first. */
-interface Draining {
-  tier: Tier;
-  key: string;
-  raw: Uint8Array;
-  elementSize: number;
-  meta: PutMeta;
-  done: boolean;
-}
-
 /**
  * A tiered byte cache, with file entries and namespaces.
  *
@@ -76,21 +67,21 @@ interface Draining {
 export class Cache {
   readonly tiers: readonly Tier[];
   readonly #codec: ValueCodec;
+  readonly #writes: EncodedWrites;
   /** The local tier holding file entries, locks and persistent counters (a disk tier). */
   readonly #local: Tier | undefined;
   readonly #files: FileEntries;
   readonly #lockWaitMs: number;
   readonly #pending = new Set<Promise<unknown>>();
-  readonly #draining = new Set<Draining>();
   readonly #inflight = new Map<string, Promise<Buffer>>();
   readonly #stats = { hits: 0, misses: 0, puts: 0, corrupt: 0, errors: 0 };
-  #unregisterExit: (() => void) | undefined;
   #closed = false;
 
   constructor(options: CacheOptions = {}) {
     const built = buildTiers(options);
     this.tiers = built.tiers;
     this.#codec = new ValueCodec(options.compression, options.encryption);
+    this.#writes = new EncodedWrites(this.#codec, (p) => this.#track(p), (tier, err) => this.#tierFailed(tier, 'put', err));
     this.#lockWaitMs = options.lockWaitMs === undefined ? DEFAULT_LOCK_WAIT_MS : checkInteger('options.lockWaitMs', options.lockWaitMs, 0, Number.MAX_SAFE_INTEGER);
     this.#local = this.tiers.find((t) => !t.shared && typeof t.putFiles === 'function');
     this.#files = new FileEntries({
@@ -150,7 +141,7 @@ export class Cache {
           if (tier.putOwned) tier.putOwned(key, Buffer.from(raw), ns);
           else void tier.put(key, raw, { namespace: ns });
         } else {
-          this.#putEncoded(tier, key, raw, this.#codec.elementSize, { namespace: ns });
+          this.#writes.put(tier, key, raw, this.#codec.elementSize, { namespace: ns });
         }
       } catch (err) {
         this.#tierFailed(tier, 'put', err);
@@ -252,7 +243,7 @@ export class Cache {
           const r = tier.put(key, raw, meta);
           if (r instanceof Promise) work.push(r.catch((err) => this.#tierFailed(tier, 'put', err)));
         } else {
-          const p = this.#putEncoded(tier, key, raw, elementSize, meta);
+          const p = this.#writes.put(tier, key, raw, elementSize, meta);
           if (p) work.push(p);
         }
       } catch (err) {
@@ -260,44 +251,6 @@ export class Cache {
       }
     }
     if (work.length > 0) await Promise.all(work);
-  }
-
-  /**
-   * Encodes `raw` and puts it into an encoded tier. A shared tier uploads in the background; a
-   * local one gets it synchronously when the value encodes on this thread, else a promise to wait
-   * for (and, should the process exit first, the value is encoded and queued at exit).
-   */
-  #putEncoded(tier: Tier, key: string, raw: Uint8Array, elementSize: number, meta: PutMeta): Promise<unknown> | undefined {
-    const encoded = this.#codec.encode(raw, elementSize);
-    const store = (enc: Buffer) => tier.put(key, enc, meta);
-    if (!(encoded instanceof Promise)) {
-      const r = store(encoded);
-      if (!(r instanceof Promise)) return undefined;
-      const p = r.catch((err) => this.#tierFailed(tier, 'put', err));
-      if (tier.shared) this.#track(p);
-      return tier.shared ? undefined : p;
-    }
-    const d: Draining | undefined = tier.shared || this.#codec.callbackCipher ? undefined : { tier, key, raw, elementSize, meta, done: false };
-    if (d) this.#drain(d);
-    const p = encoded.then((enc) => {
-      if (d?.done) return undefined;
-      if (d) this.#draining.delete(d);
-      return store(enc);
-    }).catch((err) => this.#tierFailed(tier, 'put', err));
-    this.#track(p);
-    return tier.shared ? undefined : p;
-  }
-
-  /** Keeps `d` so that an exit before its encoding ends encodes and queues it synchronously. */
-  #drain(d: Draining): void {
-    this.#draining.add(d);
-    this.#unregisterExit ??= atExit('drain', () => {
-      for (const x of this.#draining) {
-        x.done = true;
-        void x.tier.put(x.key, this.#codec.encodeSync(x.raw, x.elementSize), x.meta);
-      }
-      this.#draining.clear();
-    });
   }
 
   /**
@@ -396,20 +349,13 @@ export class Cache {
   // ---------------------------------------------------------------------------- namespaces
 
   /** How many entries `namespace` holds, per tier (by tier name). */
-  async count(namespace: string): Promise<Record<string, number>> {
-    const ns = checkNamespace(namespace);
-    const out: Record<string, number> = {};
-    for (const tier of this.tiers) if (tier.countEntries) out[tier.name] = await tier.countEntries(ns);
-    return out;
+  count(namespace: string): Promise<Record<string, number>> {
+    return countNamespace(this.tiers, checkNamespace(namespace));
   }
 
   /** The entries of `namespace` (every namespace when omitted) in every tier, with the tier's name. */
-  async *entries(namespace?: string): AsyncGenerator<EntryInfo & { tier: string }> {
-    const ns = namespace === undefined ? undefined : checkNamespace(namespace);
-    for (const tier of this.tiers) {
-      if (!tier.listEntries) continue;
-      for await (const e of tier.listEntries(ns)) yield { ...e, tier: tier.name };
-    }
+  entries(namespace?: string): AsyncGenerator<EntryInfo & { tier: string }> {
+    return listNamespace(this.tiers, namespace === undefined ? undefined : checkNamespace(namespace));
   }
 
   /**
@@ -420,16 +366,7 @@ export class Cache {
     this.#assertOpen();
     const ns = checkNamespace(namespace);
     await this.flush();
-    const out: Record<string, number> = {};
-    for (const tier of this.tiers) {
-      if (!tier.deleteNamespace) continue;
-      try {
-        out[tier.name] = await tier.deleteNamespace(ns);
-      } catch (err) {
-        this.#tierFailed(tier, 'deleteNamespace', err);
-      }
-    }
-    return out;
+    return deleteNamespace(this.tiers, ns, (tier, err) => this.#tierFailed(tier, 'deleteNamespace', err));
   }
 
   /**
@@ -464,7 +401,7 @@ export class Cache {
     if (this.#closed) return;
     await this.flush();
     this.#closed = true;
-    this.#unregisterExit?.();
+    this.#writes.close();
     for (const tier of this.tiers) await tier.close();
   }
 }

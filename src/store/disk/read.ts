@@ -146,6 +146,8 @@ export class DiskReader {
 
   /** {@link getFiles} without hashing: synchronous, for hit paths that verify by other means. */
   fileEntry(ns: string, key: string): LocalFileEntry | undefined {
+    // Queued and not committed yet: its head is written by the commit.
+    if (this.#store.queue.queuedCount > 0 && this.#store.queue.queued(ns, key)?.type === FILES) this.#store.queue.flushSync();
     let found = readHead(this.#store.layout, ns, key);
     // A file missing: evicted since the head was read, or being replaced; read the head again.
     if (found && 'damaged' in found && found.id !== undefined) found = readHead(this.#store.layout, ns, key);

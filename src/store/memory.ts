@@ -35,6 +35,8 @@ export class MemoryTier implements Tier {
   readonly maxBytes: number;
   readonly #dispose: MemoryTierOptions['dispose'];
   readonly #spaces = new Map<string, Map<string, Node>>();
+  // The default namespace's map, found without a lookup (most reads use it).
+  readonly #defaultSpace = new Map<string, Node>();
   #count = 0;
   #oldest: Node | undefined;
   #newest: Node | undefined;
@@ -50,6 +52,11 @@ export class MemoryTier implements Tier {
     }
     this.#dispose = options.dispose;
     this.#stats = emptyStats(this.maxBytes);
+    this.#spaces.set(DEFAULT_NAMESPACE, this.#defaultSpace);
+  }
+
+  #space(ns: string): Map<string, Node> | undefined {
+    return ns === DEFAULT_NAMESPACE ? this.#defaultSpace : this.#spaces.get(ns);
   }
 
   /** Number of entries held. */
@@ -89,12 +96,12 @@ export class MemoryTier implements Tier {
   }
 
   get(key: string, namespace = DEFAULT_NAMESPACE): Buffer | undefined {
-    const n = this.#touch(this.#spaces.get(namespace), key);
+    const n = this.#touch(this.#space(namespace), key);
     return n && Buffer.from(n.value);
   }
 
   getMany(keys: readonly string[], namespace = DEFAULT_NAMESPACE): (Buffer | undefined)[] {
-    const space = this.#spaces.get(namespace);
+    const space = this.#space(namespace);
     const out = new Array<Buffer | undefined>(keys.length);
     for (let i = 0; i < keys.length; i++) {
       const n = this.#touch(space, keys[i]);
@@ -108,7 +115,7 @@ export class MemoryTier implements Tier {
    * once and never mutate or keep them. Recency and counters are updated as for get.
    */
   getManyBorrowed(keys: readonly string[], namespace = DEFAULT_NAMESPACE): (Buffer | undefined)[] {
-    const space = this.#spaces.get(namespace);
+    const space = this.#space(namespace);
     const out = new Array<Buffer | undefined>(keys.length);
     for (let i = 0; i < keys.length; i++) out[i] = this.#touch(space, keys[i])?.value;
     return out;
@@ -116,7 +123,7 @@ export class MemoryTier implements Tier {
 
   /** Reads without copying or touching recency: for callers that only read the bytes at once. */
   peek(key: string, namespace = DEFAULT_NAMESPACE): Buffer | undefined {
-    return this.#spaces.get(namespace)?.get(key)?.value;
+    return this.#space(namespace)?.get(key)?.value;
   }
 
   put(key: string, value: Uint8Array, meta?: PutMeta): boolean {
@@ -135,7 +142,7 @@ export class MemoryTier implements Tier {
       this.#stats.rejected++;
       return false;
     }
-    let space = this.#spaces.get(ns);
+    let space = this.#space(ns);
     if (space === undefined) this.#spaces.set(ns, (space = new Map()));
     const prev = space.get(key);
     if (prev !== undefined) {
@@ -166,19 +173,19 @@ export class MemoryTier implements Tier {
 
   #remove(n: Node): void {
     this.#unlink(n);
-    const space = this.#spaces.get(n.ns)!;
+    const space = this.#space(n.ns)!;
     space.delete(n.key);
-    if (space.size === 0) this.#spaces.delete(n.ns);
+    if (space.size === 0 && space !== this.#defaultSpace) this.#spaces.delete(n.ns);
     this.#count--;
     this.#bytes -= n.value.byteLength;
   }
 
   has(key: string, namespace = DEFAULT_NAMESPACE): boolean {
-    return this.#spaces.get(namespace)?.has(key) ?? false;
+    return this.#space(namespace)?.has(key) ?? false;
   }
 
   delete(key: string, namespace = DEFAULT_NAMESPACE): boolean {
-    const n = this.#spaces.get(namespace)?.get(key);
+    const n = this.#space(namespace)?.get(key);
     if (n === undefined) return false;
     this.#remove(n);
     this.#dispose?.(n.value, key, 'delete');
@@ -187,7 +194,7 @@ export class MemoryTier implements Tier {
 
   /** Deletes every entry of `namespace`; returns how many. */
   deleteNamespace(namespace: string): number {
-    const space = this.#spaces.get(namespace);
+    const space = this.#space(namespace);
     if (!space) return 0;
     const nodes = [...space.values()];
     for (const n of nodes) this.#remove(n);
@@ -196,11 +203,11 @@ export class MemoryTier implements Tier {
   }
 
   countEntries(namespace: string): number {
-    return this.#spaces.get(namespace)?.size ?? 0;
+    return this.#space(namespace)?.size ?? 0;
   }
 
   namespaces(): string[] {
-    return [...this.#spaces.keys()];
+    return [...this.#spaces].filter(([, m]) => m.size > 0).map(([ns]) => ns);
   }
 
   *listEntries(namespace?: string): Generator<EntryInfo> {
@@ -215,6 +222,8 @@ export class MemoryTier implements Tier {
     const nodes: Node[] = [];
     for (let n = this.#oldest; n; n = n.next) nodes.push(n);
     this.#spaces.clear();
+    this.#defaultSpace.clear();
+    this.#spaces.set(DEFAULT_NAMESPACE, this.#defaultSpace);
     this.#count = 0;
     this.#oldest = this.#newest = undefined;
     this.#bytes = 0;

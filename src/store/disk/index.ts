@@ -36,14 +36,44 @@ export class DiskIndex {
   readonly root: RootDatabase<Buffer, LmdbKey>;
   // Reused key arrays: a hit builds no key object (lmdb-js encodes the array at once).
   readonly #e: Key = ['e', '', ''];
+  // Inside a transaction: changes of totals and counters not written yet.
+  #totals: { bytes: number; entries: number } | undefined;
+  #counters: Map<string, Partial<Counters>> | undefined;
 
   constructor(root: RootDatabase<Buffer, LmdbKey>) {
     this.root = root;
   }
 
-  /** Runs `fn` in a write transaction (synchronous: see the module comment). */
+  /**
+   * Runs `fn` in a write transaction (synchronous: see the module comment). Totals and counters
+   * changed in it are summed in memory and written once, at its end.
+   */
   txn<T>(fn: () => T): T {
-    return this.root.transactionSync(fn) as T;
+    return this.root.transactionSync(() => {
+      this.#totals = { bytes: 0, entries: 0 };
+      this.#counters = new Map();
+      try {
+        const result = fn();
+        this.#writeSums();
+        return result;
+      } finally {
+        this.#totals = undefined;
+        this.#counters = undefined;
+      }
+    }) as T;
+  }
+
+  #writeSums(): void {
+    const t = this.#totals!;
+    if (t.bytes !== 0 || t.entries !== 0) {
+      const stored = this.#storedTotals();
+      this.#putTotals(stored.bytes + t.bytes, stored.entries + t.entries);
+    }
+    for (const [ns, delta] of this.#counters!) {
+      const c = decodeCounters(this.root.getBinaryFast(['c', ns] as never) as Buffer | undefined);
+      for (const f of COUNTER_FIELDS) c[f] += delta[f] ?? 0;
+      this.#putCounters(ns, c);
+    }
   }
 
   /** Starts reads from the newest snapshot (after writes of other processes). */
@@ -86,13 +116,25 @@ export class DiskIndex {
   }
 
   totals(): { bytes: number; entries: number } {
+    const t = this.#storedTotals();
+    if (this.#totals) {
+      t.bytes += this.#totals.bytes;
+      t.entries += this.#totals.entries;
+    }
+    return t;
+  }
+
+  #storedTotals(): { bytes: number; entries: number } {
     const t = this.root.getBinaryFast(['m', 'totals'] as never) as Buffer | undefined;
     if (!t || t.length !== 16) return { bytes: 0, entries: 0 };
     return { bytes: t.readDoubleLE(0), entries: t.readDoubleLE(8) };
   }
 
   counters(ns: string): Counters {
-    return decodeCounters(this.root.getBinaryFast(['c', ns] as never) as Buffer | undefined);
+    const c = decodeCounters(this.root.getBinaryFast(['c', ns] as never) as Buffer | undefined);
+    const d = this.#counters?.get(ns);
+    if (d) for (const f of COUNTER_FIELDS) c[f] += d[f] ?? 0;
+    return c;
   }
 
   /** Every namespace with counters, and its counters. */
@@ -177,29 +219,42 @@ export class DiskIndex {
     return n;
   }
 
+  /** Inside a transaction: changes the totals (written once, at its end). */
   addTotals(bytes: number, entries: number): void {
-    const t = this.totals();
-    this.setTotals(t.bytes + bytes, t.entries + entries);
+    this.#totals!.bytes += bytes;
+    this.#totals!.entries += entries;
   }
 
+  /** Inside a transaction: sets the totals (verify's rebuild). */
   setTotals(bytes: number, entries: number): void {
+    this.#totals = { bytes: 0, entries: 0 };
+    this.#putTotals(bytes, entries);
+  }
+
+  #putTotals(bytes: number, entries: number): void {
     const b = Buffer.allocUnsafe(16);
     b.writeDoubleLE(Math.max(0, bytes), 0);
     b.writeDoubleLE(Math.max(0, entries), 8);
     this.root.putSync(['m', 'totals'] as never, b);
   }
 
+  /** Inside a transaction: changes the counters of `ns` (written once, at its end). */
   addCounters(ns: string, delta: Partial<Counters>): void {
-    const c = this.counters(ns);
-    const b = Buffer.allocUnsafe(8 * COUNTER_FIELDS.length);
-    COUNTER_FIELDS.forEach((f, i) => b.writeDoubleLE(Math.max(0, c[f] + (delta[f] ?? 0)), 8 * i));
-    this.root.putSync(['c', ns] as never, b);
+    const d = this.#counters!.get(ns) ?? {};
+    for (const f of COUNTER_FIELDS) if (delta[f] !== undefined) d[f] = (d[f] ?? 0) + delta[f];
+    this.#counters!.set(ns, d);
   }
 
-  /** Sets the entries and bytes of a namespace (verify's rebuild), keeping its other counters. */
+  /** Inside a transaction: sets the entries and bytes of a namespace (verify's rebuild), keeping its other counters. */
   setSize(ns: string, entries: number, bytes: number): void {
     const c = this.counters(ns);
     this.addCounters(ns, { entries: entries - c.entries, bytes: bytes - c.bytes });
+  }
+
+  #putCounters(ns: string, c: Counters): void {
+    const b = Buffer.allocUnsafe(8 * COUNTER_FIELDS.length);
+    COUNTER_FIELDS.forEach((f, i) => b.writeDoubleLE(Math.max(0, c[f]), 8 * i));
+    this.root.putSync(['c', ns] as never, b);
   }
 
   setMeta(name: string, value: Buffer): void {

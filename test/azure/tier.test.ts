@@ -266,6 +266,8 @@ describe('AzureBlobTier locations', () => {
     expect(() => new AzureBlobTier({ connectionString: 'x=y', containerName: 'Bad_Name' })).toThrow(/options.containerName/);
     expect(() => new AzureBlobTier({ containerUrl: 'ftp://x/y' })).toThrow(/options.containerUrl/);
     expect(() => new AzureBlobTier({ containerUrl: 'https://acct.blob.core.windows.net/c', prefix: '/abs' })).toThrow(/options.prefix/);
+    expect(() => new AzureBlobTier({ containerUrl: 'https://acct.blob.core.windows.net/c', prefix: '../other/' })).toThrow(/options.prefix/);
+    expect(() => new AzureBlobTier({ containerUrl: 'https://acct.blob.core.windows.net/c', prefix: 'team/./a' })).toThrow(/options.prefix/);
     expect(() => new AzureBlobTier({ connectionString: 'x=y', containerName: 'ok1', blockSize: 1 })).toThrow(/options.blockSize/);
     expect(() => new AzureBlobTier({ containerUrl: 'https://acct.blob.core.windows.net/c', containerName: 'c' })).toThrow(/containerUrl alone/);
   });

@@ -81,15 +81,20 @@ export function parseContainerUrl(containerUrl: string): { account: string; cont
     throw invalidType('options.containerUrl', 'a URL naming an account and a container (https://<account>.blob.core.windows.net/<container>)', containerUrl);
   }
   const endpoint = hostAccount ? `${url.protocol}//${url.host}` : `${url.protocol}//${url.host}/${account}`;
-  return { account: account.toLowerCase(), container, prefix: segments.length ? `${segments.join('/')}/` : '', endpoint, sas: url.search };
+  return { account: account.toLowerCase(), container, prefix: segments.length ? normalizePrefix('options.containerUrl', segments.join('/')) : '', endpoint, sas: url.search };
 }
 
+/**
+ * A folder inside the container: '/'-separated segments of [A-Za-z0-9._-] starting with a letter
+ * or digit (so never '.' or '..': a prefix cannot reach outside its container's folder).
+ */
 export function normalizePrefix(name: string, p: unknown): string {
   if (p === undefined || p === '') return '';
-  if (typeof p !== 'string' || p.startsWith('/') || p.includes('//') || p.includes('\\')) {
-    throw invalidType(name, "a blob folder such as 'team-a/' (no leading slash)", p);
+  const folder = typeof p === 'string' && p.endsWith('/') ? p.slice(0, -1) : p;
+  if (typeof folder !== 'string' || folder.length > 512 || !folder.split('/').every((s) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s))) {
+    throw invalidType(name, "a blob folder such as 'team-a/' (segments of letters, digits, '.', '_' and '-', each starting with a letter or digit)", p);
   }
-  return p.endsWith('/') ? p : `${p}/`;
+  return `${folder}/`;
 }
 
 /** Where the container is and how to sign in, resolved from the options and the environment. */

@@ -140,10 +140,8 @@ export async function stageFile(layout: Layout, path: string, move: boolean): Pr
   const tmp = layout.workPath();
   try {
     if (move) renameSync(path, tmp);
-    else {
-      await copyFile(path, tmp);
-      chmodSync(tmp, 0o600);
-    }
+    else await copyFile(path, tmp);
+    chmodSync(tmp, 0o600); // the caller's file may have been created 0644
     return tmp;
   } catch (err) {
     rmSync(tmp, { force: true });

@@ -8,22 +8,8 @@ import { tempDir } from '../helpers.js';
 const failing = vi.hoisted(() => ({ on: false }));
 
 vi.mock('../../src/store/disk/lmdb.js', async (importOriginal) => {
-  const mod = await importOriginal<typeof import('../../src/store/disk/lmdb.js')>();
-  const openEnv = ((path: string) => {
-    const root = mod.openEnv(path);
-    return new Proxy(root, {
-      get(target, prop) {
-        if (prop === 'transactionSync' && failing.on) {
-          return () => {
-            throw Object.assign(new Error('Commit failed: MDB_ENOSPC'), { code: 28 });
-          };
-        }
-        const v = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
-  }) as typeof mod.openEnv;
-  return { ...mod, openEnv };
+  const { failingCommits } = await import('../setup/failing-commits.js');
+  return failingCommits(await importOriginal(), () => failing.on);
 });
 
 const root = tempDir('modelcache-commitfail-');

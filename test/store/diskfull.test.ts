@@ -59,22 +59,8 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 // LMDB writes its pages from native code, out of reach of node:fs: a full disk shows up as a
 // failed commit, which is what this injects.
 vi.mock('../../src/store/disk/lmdb.js', async (importOriginal) => {
-  const mod = await importOriginal<typeof import('../../src/store/disk/lmdb.js')>();
-  const openEnv = ((path: string) => {
-    const root = mod.openEnv(path);
-    return new Proxy(root, {
-      get(target, prop) {
-        if (prop === 'transactionSync' && enospc.full && path.startsWith(enospc.root)) {
-          return () => {
-            throw Object.assign(new Error('Commit failed: MDB_ENOSPC'), { code: 28 });
-          };
-        }
-        const v = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
-  }) as typeof mod.openEnv;
-  return { ...mod, openEnv };
+  const { failingCommits } = await import('../setup/failing-commits.js');
+  return failingCommits(await importOriginal(), (path) => enospc.full && path.startsWith(enospc.root));
 });
 
 type Attempt = { value: unknown; threw: string | null };

@@ -12,19 +12,13 @@
 // LMDB's write lock is never held across an event-loop turn of this process.
 import type { Key as LmdbKey, RootDatabase } from 'lmdb';
 import { CacheError } from '../../errors.js';
+import type { NamespaceStats } from '../tier.js';
 import { decodeRecord, type DiskRecord } from './record.js';
 
 export const LAYOUT_VERSION = 2;
 
 /** Persistent counters of one namespace. */
-export interface Counters {
-  entries: number;
-  bytes: number;
-  hits: number;
-  misses: number;
-  puts: number;
-  evictions: number;
-}
+export type Counters = Omit<NamespaceStats, 'namespace'>;
 const COUNTER_FIELDS = ['entries', 'bytes', 'hits', 'misses', 'puts', 'evictions'] as const;
 
 type Key = (string | number)[];

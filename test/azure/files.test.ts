@@ -64,6 +64,25 @@ describe('file entries through a shared tier', () => {
     expect(listed).toEqual([]);
   });
 
+  it('collects upload folders no manifest names, and keeps the committed one', async () => {
+    const container = `f${process.pid}-${n++}`;
+    const a = machine(container);
+    await a.putFiles(K('kept'), [{ name: 'm.bin', data: randomBytes(1000, 5) }], { namespace: 'session' });
+    await a.flush();
+    await a.close();
+    const tier = shared(container);
+    await tier.writeBlob(`entries/session/f/${K('kept')}/u0-lost/m.bin`, Buffer.from('a lost race'));
+    await tier.writeBlob(`entries/session/f/${K('half')}/u1-x/model.ort`, Buffer.from('killed upload'));
+    expect(await tier.collectUploads({ graceMs: 60_000 })).toBe(0); // young: may still be uploading
+    expect(await tier.collectUploads({ graceMs: 0, now: Date.now() + 1000 })).toBe(2);
+    const left = [];
+    for await (const b of raw(container).listBlobsFlat()) left.push(b.name);
+    expect(left).toHaveLength(2); // the committed entry: its file and its manifest
+    const b = machine(container);
+    expect((await (await b.getFiles(K('kept'), { namespace: 'session' }))!.read('m.bin')).equals(randomBytes(1000, 5))).toBe(true);
+    await b.close();
+  });
+
   it('a file that fails verification is a miss, and the entry is withdrawn', async () => {
     warnings = captureWarnings();
     const container = `f${process.pid}-${n++}`;

@@ -264,6 +264,46 @@ export class AzureBlobTier extends AzureBlobStore implements Tier {
     return n;
   }
 
+  /**
+   * Removes upload folders no reader can see: those of file entries without a manifest, and
+   * those a manifest does not name (lost races, killed retries), once their newest blob is older
+   * than `graceMs` (an upload may still be running elsewhere). Resolves to the blobs removed.
+   */
+  async collectUploads(options: { graceMs: number; now?: number }): Promise<number> {
+    this.assertOpen();
+    if (!this.update) return 0;
+    const now = options.now ?? Date.now();
+    const folders = new Map<string, { blobs: BlobInfo[]; newest: number; entry: string }>();
+    const committed = new Map<string, string>(); // entry -> manifest name
+    for await (const b of this.list(ENTRIES_ROOT)) {
+      const p = parseEntryName(b.name);
+      if (!p || p.type !== 'f') continue;
+      const entry = `${p.ns}/${p.key}`;
+      if (p.rest === MANIFEST) {
+        committed.set(entry, b.name);
+        continue;
+      }
+      const folder = `${entry}/${p.rest.slice(0, p.rest.indexOf('/'))}`;
+      const f = folders.get(folder) ?? { blobs: [], newest: 0, entry };
+      f.blobs.push(b);
+      f.newest = Math.max(f.newest, b.lastModified);
+      folders.set(folder, f);
+    }
+    let removed = 0;
+    for (const [folder, f] of folders) {
+      if (now - f.newest < options.graceMs) continue;
+      const manifest = committed.get(f.entry);
+      if (manifest) {
+        // The manifest names the folder that won; read it to spare that one.
+        const [ns, key] = f.entry.split('/');
+        const hit = await this.lookupFiles(key, ns);
+        if (!hit || `${f.entry}/${hit.upload}` === folder) continue;
+      }
+      for (const b of f.blobs) if (await this.deleteBlob(b.name, { ifMatch: b.etag })) removed++;
+    }
+    return removed;
+  }
+
   stats(): AzureTierStats {
     return { ...this.counters };
   }

@@ -70,7 +70,7 @@ export class AccessLog {
   /** Writes batched access times and counters (opening the index only when `open`). */
   flush(open = false): void {
     if (this.#stamps.size === 0 && this.#counts.size === 0) return;
-    if (!this.#store.indexOpen && !open) return;
+    if ((!this.#store.indexOpen && !open) || this.#store.released) return;
     const idx = this.#store.index();
     try {
       idx.txn(() => this.writeInTxn(idx));

@@ -96,7 +96,7 @@ export class WriteQueue {
    * pending access times and removes files freed by an earlier commit; then evicts past the limit.
    */
   flushSync(): void {
-    if (this.#queued === 0 && this.#freed.length === 0) return;
+    if ((this.#queued === 0 && this.#freed.length === 0) || this.#store.released) return;
     const ops = [...this.queuedOps()];
     this.#queue.clear();
     this.#queued = 0;

@@ -4,6 +4,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { STALE_WORK_MS } from '../../defaults.js';
+import { CacheError } from '../../errors.js';
 import { logDebug, warn } from '../../log.js';
 import { atExit } from '../exit.js';
 import { cleanStaleWork, workName } from '../work.js';
@@ -27,6 +28,7 @@ export class DiskStore {
   #index: DiskIndex | undefined;
   #writable = false;
   #cleaned = false;
+  #released = false;
   readonly queue: WriteQueue;
   readonly access: AccessLog;
   #marker: string | undefined;
@@ -58,12 +60,18 @@ export class DiskStore {
     stores.delete(this.layout.dir);
     await this.#background;
     this.#atExit();
+    this.#released = true; // a flush scheduled before must not reopen the index
     this.#unregisterExit?.();
     this.access.stop();
     if (this.#index) {
       this.#index = undefined;
       await releaseEnv(this.layout.index);
     }
+  }
+
+  /** True once the last handle closed. */
+  get released(): boolean {
+    return this.#released;
   }
 
   /** Work started in the background at open (orphan collection after a crash). */
@@ -100,6 +108,7 @@ export class DiskStore {
   /** The index, opened on first need. */
   index(): DiskIndex {
     if (this.#index) return this.#index;
+    if (this.#released) throw new CacheError('ERR_CLOSED', `disk tier at ${this.layout.dir} is closed`);
     mkdirSync(this.layout.index, { recursive: true, mode: 0o700 });
     const idx = new DiskIndex(openEnv(this.layout.index));
     try {

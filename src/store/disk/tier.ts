@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { toBytes } from '../../bytes.js';
-import { DEFAULT_ACCESS_FLUSH_MS, DEFAULT_INLINE_THRESHOLD, ORPHAN_GRACE_MS } from '../../defaults.js';
+import { DEFAULT_ACCESS_FLUSH_MS, DEFAULT_INLINE_THRESHOLD, DEFAULT_MAX_DISK_BYTES, ORPHAN_GRACE_MS } from '../../defaults.js';
 import { CacheError, checkInteger, checkOptionNames, invalidType } from '../../errors.js';
 import { hashFile, treeHash } from '../../hash.js';
 import { checkKey, checkNamespace, DEFAULT_NAMESPACE } from '../namespace.js';
@@ -72,7 +72,7 @@ export class DiskTier implements Tier {
   /** The size limit: the given one, else the one the directory's owner stored, else 10 GB. */
   get maxBytes(): number {
     const m = this.#store.maxBytes;
-    return Number.isFinite(m) ? m : 10e9;
+    return Number.isFinite(m) ? m : DEFAULT_MAX_DISK_BYTES;
   }
 
   #index() {

@@ -55,7 +55,7 @@ export type {
   ProgressCallback,
 } from './store/tier.js';
 export { DEFAULT_NAMESPACE, NAMESPACES, tensorNamespace, checkNamespace, checkKey, checkFileNames } from './store/namespace.js';
-export { acquireLock, type LockOptions, type LockResult, type HeldLock } from './store/work.js';
+export type { LockResult, HeldLock } from './store/work.js';
 export {
   AzureBlobTier,
   type AzureBlobTierOptions,

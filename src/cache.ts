@@ -1,43 +1,38 @@
-// The tiered cache: reads memory -> disk (-> shared), promotes hits upward, writes through to
-// the local tiers. Values go in and come out raw; the codec (frame + optional encryption) is
-// applied once, for the tiers that hold encoded bytes. A tier that fails degrades to a miss.
+// The tiered cache: reads memory -> disk (-> shared), promotes hits upward, writes through to the
+// local tiers and uploads to the shared one in the background. Values go in and come out raw; the
+// codec (frame + optional encryption) is applied once, for the tiers that hold encoded bytes. A
+// tier that fails degrades to a miss. Tiers are used through their declared capabilities only.
 import { type BytesLike, toBytes } from './bytes.js';
-import { decryptAsync, encryptAsync, checkCipher, decrypt, encrypt, type Cipher } from './cipher.js';
-import { compress, compressAsync, decompress, decompressAsync, type Codec } from './codec.js';
-import { CacheError, checkInteger, checkOptionNames, invalidType } from './errors.js';
-import { warn } from './log.js';
-import { defaultCacheDir } from './paths.js';
-import { DiskTier } from './store/disk.js';
-import { MemoryTier } from './store/memory.js';
-import type { PutMeta, Tier, TierStats } from './store/tier.js';
+import { type Cipher } from './cipher.js';
+import { type Codec } from './codec.js';
+import { ValueCodec, type CompressionOptions } from './cache/codec.js';
+import { EncodedWrites } from './cache/write.js';
+import { FileEntries, type CacheFileEntry, type ComputeFiles, type GetFilesOptions } from './cache/files.js';
+import { buildTiers, type CacheOptions } from './cache/options.js';
+import { withKeyLock, type LockingOptions } from './cache/lock.js';
+import { countNamespace, deleteNamespace, listNamespace } from './cache/namespaces.js';
+import { DEFAULT_LOCK_WAIT_MS } from './defaults.js';
+import { CacheError, checkInteger, invalidType } from './errors.js';
+import { debugEnabled, logDebug, warn } from './log.js';
+import { checkKey, checkNamespace, DEFAULT_NAMESPACE, isNamespace } from './store/namespace.js';
+import { isDiskTier, type DiskTier } from './store/disk/tier.js';
+import type { EntryInfo, FileSource, NamespaceStats, PutMeta, Tier, TierStats } from './store/tier.js';
 
-/** How values are compressed before they reach an encoded tier. */
-export interface CompressionOptions {
-  codec?: Codec;
-  level?: number;
-  /** Default element size for the byte-shuffle filter (per put, `elementSize` overrides). */
-  elementSize?: number;
+export type { CompressionOptions, CacheOptions, CacheFileEntry, ComputeFiles, GetFilesOptions };
+
+/** Per-call options of reads. */
+export interface CacheReadOptions {
+  /** The entry's namespace. Default 'default'. */
+  namespace?: string;
 }
 
-/** Options of {@link Cache}. */
-export interface CacheOptions {
-  /** Explicit tiers, fastest first. When given, `dir`, `maxMemoryBytes` and `maxDiskBytes` are not used. */
-  tiers?: Tier[];
-  /** Disk tier directory; `false` for memory only. Default: `MODELCACHE_DIR` or the platform cache dir. */
-  dir?: string | false;
-  /** Memory tier size (0 turns it off). Default 1 GB. */
-  maxMemoryBytes?: number;
-  /** Disk tier size. Default 10 GB. */
-  maxDiskBytes?: number;
-  /** Frame codec for encoded tiers: a codec name, options, or `false` for 'none'. Default zstd level 3. */
-  compression?: Codec | CompressionOptions | false;
-  /** Encrypts values in encoded tiers: `{ algorithm: 'aes-256-gcm', key }` or `{ encrypt, decrypt }`. */
-  encryption?: Cipher;
+/** Options of {@link Cache.getMany}. */
+export interface CacheGetManyOptions extends CacheReadOptions {
   /**
-   * A shared tier behind memory and disk (e.g. an AzureBlobTier): reads fall through to it, its
-   * hits are kept locally, and local puts are uploaded to it in the background (`flush()` waits).
+   * May return the memory tier's own buffers without copying: read them at once, never mutate
+   * or keep them (tensorCache copies rows straight into fresh outputs).
    */
-  shared?: Tier;
+  borrow?: boolean;
 }
 
 /** Per-call options of {@link Cache.put}. */
@@ -45,6 +40,9 @@ export interface CachePutOptions extends PutMeta {
   /** Byte-shuffle element size for this value (4 for float32 tensors). */
   elementSize?: number;
 }
+
+/** Options of {@link Cache.getOrCompute}. */
+export interface ComputeOptions extends CachePutOptions, LockingOptions {}
 
 /** Counters of a {@link Cache} and of each of its tiers. */
 export interface CacheStats {
@@ -58,52 +56,43 @@ export interface CacheStats {
   tiers: Record<string, TierStats>;
 }
 
-const ASYNC_THRESHOLD = 1 << 20;
-
 /**
- * A tiered byte cache.
+ * A tiered byte cache, with file entries and namespaces.
  *
  * @example
  * const cache = new Cache({ dir: '.cache/models', maxDiskBytes: 5e9, compression: { codec: 'zstd', level: 1 } });
- * await cache.put(key, bytes, { elementSize: 4 });
- * const back = await cache.get(key); // Buffer | undefined
+ * await cache.put(key, bytes, { namespace: 'embeddings', elementSize: 4 });
+ * const back = await cache.get(key, { namespace: 'embeddings' }); // Buffer | undefined
  */
 export class Cache {
   readonly tiers: readonly Tier[];
-  readonly #codec: { codec: Codec; level?: number; elementSize: number };
-  readonly #cipher: Cipher | undefined;
+  readonly #codec: ValueCodec;
+  readonly #writes: EncodedWrites;
+  /** The local tier holding file entries, locks and persistent counters (a disk tier). */
+  readonly #local: Tier | undefined;
+  readonly #files: FileEntries;
+  readonly #lockWaitMs: number;
   readonly #pending = new Set<Promise<unknown>>();
   readonly #inflight = new Map<string, Promise<Buffer>>();
   readonly #stats = { hits: 0, misses: 0, puts: 0, corrupt: 0, errors: 0 };
   #closed = false;
 
   constructor(options: CacheOptions = {}) {
-    if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
-    checkOptionNames('Cache options', options, ['tiers', 'dir', 'maxMemoryBytes', 'maxDiskBytes', 'compression', 'encryption', 'shared']);
-    this.#codec = parseCompression(options.compression);
-    this.#cipher = options.encryption === undefined ? undefined : checkCipher('options.encryption', options.encryption);
-    if (options.tiers !== undefined) {
-      if (!Array.isArray(options.tiers) || options.tiers.some((t) => !t || typeof t.get !== 'function')) {
-        throw invalidType('options.tiers', 'array of tiers', options.tiers);
-      }
-      this.tiers = [...options.tiers, ...sharedTier(options.shared)];
-      return;
-    }
-    const tiers: Tier[] = [];
-    const mem = options.maxMemoryBytes === undefined ? 1e9 : checkInteger('options.maxMemoryBytes', options.maxMemoryBytes, 0, Number.MAX_SAFE_INTEGER);
-    if (mem > 0) tiers.push(new MemoryTier({ maxBytes: mem }));
-    if (options.dir !== false) {
-      const dir = options.dir ?? defaultCacheDir();
-      if (typeof dir !== 'string' || dir.length === 0) throw invalidType('options.dir', 'non-empty string or false', dir);
-      const maxBytes = options.maxDiskBytes === undefined ? 10e9 : checkInteger('options.maxDiskBytes', options.maxDiskBytes, 0, Number.MAX_SAFE_INTEGER);
-      tiers.push(new DiskTier({ dir, maxBytes }));
-    }
-    this.tiers = [...tiers, ...sharedTier(options.shared)];
+    const built = buildTiers(options);
+    this.tiers = built.tiers;
+    this.#codec = new ValueCodec(options.compression, options.encryption);
+    this.#writes = new EncodedWrites(this.#codec, (p) => this.#track(p), (tier, err) => this.#tierFailed(tier, 'put', err));
+    this.#lockWaitMs = options.lockWaitMs === undefined ? DEFAULT_LOCK_WAIT_MS : checkInteger('options.lockWaitMs', options.lockWaitMs, 0, Number.MAX_SAFE_INTEGER);
+    this.#local = this.tiers.find((t) => !t.shared && typeof t.putFiles === 'function');
+    this.#files = new FileEntries({
+      tiers: this.tiers, local: this.#local, cipher: this.#codec.cipher, track: (p) => this.#track(p),
+      counted: (ns, hit) => this.#counted(ns, hit ? 1 : 0, hit ? 0 : 1),
+    });
   }
 
-  /** The disk tier, if this cache has one. */
+  /** The disk tier, if this cache has one (for callers that need its own API, such as `modelcache/ort`). */
   get disk(): DiskTier | undefined {
-    return this.tiers.find((t): t is DiskTier => t instanceof DiskTier);
+    return this.tiers.find(isDiskTier);
   }
 
   #assertOpen(): void {
@@ -115,73 +104,59 @@ export class Cache {
     warn('ERR_TIER', `${tier.name} tier ${op} failed (${(err as Error)?.message ?? err}); treated as a miss`);
   }
 
-  async #encode(raw: Uint8Array, elementSize: number): Promise<Buffer> {
-    const opts = { codec: this.#codec.codec, elementSize, ...(this.#codec.level !== undefined ? { level: this.#codec.level } : {}) };
-    const big = raw.byteLength >= ASYNC_THRESHOLD;
-    const frame = big ? await compressAsync(raw, opts) : compress(raw, opts);
-    if (!this.#cipher) return frame;
-    return big || 'encrypt' in this.#cipher ? encryptAsync(frame, this.#cipher) : encrypt(frame, this.#cipher);
+  #track(p: Promise<unknown>): void {
+    this.#pending.add(p);
+    void p.finally(() => this.#pending.delete(p));
   }
 
-  /** Small frames without callback encryption decode on this thread: no promise per entry. */
-  #decodesSync(stored: Buffer): boolean {
-    return stored.byteLength < ASYNC_THRESHOLD && !(this.#cipher && 'encrypt' in this.#cipher);
-  }
-
-  /** Decodes a small stored value on this thread (built-in ciphers only). */
-  #decodeSync(stored: Buffer): Buffer {
-    const frame = this.#cipher ? decrypt(stored, this.#cipher) : stored;
-    return decompress(frame);
-  }
-
-  async #decode(stored: Buffer): Promise<Buffer> {
-    const big = stored.byteLength >= ASYNC_THRESHOLD;
-    let frame = stored;
-    if (this.#cipher) frame = big || 'encrypt' in this.#cipher ? await decryptAsync(stored, this.#cipher) : decrypt(stored, this.#cipher);
-    return big ? decompressAsync(frame) : decompress(frame);
+  /** Counts a read's hits and misses here and in the persistent per-namespace counters. */
+  #counted(ns: string, hits: number, misses: number): void {
+    this.#stats.hits += hits;
+    this.#stats.misses += misses;
+    this.#local?.countAccess?.(ns, hits, misses);
   }
 
   /** Reads `key` from the fastest tier that has it, promoting it to the faster ones. */
-  async get(key: string): Promise<Buffer | undefined> {
-    return (await this.getMany([key]))[0];
+  async get(key: string, options: CacheReadOptions = {}): Promise<Buffer | undefined> {
+    return (await this.getMany([key], options))[0];
   }
 
-  #dropUndecodable(tier: Tier, key: string, err: unknown): void {
+  #dropUndecodable(tier: Tier, ns: string, key: string, err: unknown): void {
     const code = (err as CacheError).code;
     if (code === 'ERR_CORRUPT' || code === 'ERR_DECRYPT') {
       this.#stats.corrupt++;
-      warn(code, `dropped cache entry ${key} from the ${tier.name} tier: ${(err as Error).message}`);
-      this.#track(Promise.resolve(tier.delete(key)).catch((e) => this.#tierFailed(tier, 'delete', e)));
+      warn(code, `dropped cache entry ${ns}/${key} from the ${tier.name} tier: ${(err as Error).message}`);
+      this.#track(Promise.resolve().then(() => tier.delete(key, ns)).catch((e) => this.#tierFailed(tier, 'delete', e)));
     } else {
       this.#tierFailed(tier, 'decode', err);
     }
   }
 
-  #promote(key: string, raw: Buffer, foundAt: number): void {
+  #promote(ns: string, key: string, raw: Buffer, foundAt: number): void {
     for (let j = 0; j < foundAt; j++) {
       const tier = this.tiers[j];
-      if (!tier.encoded) {
-        try {
+      try {
+        if (!tier.encoded) {
           // A private copy: the caller owns `raw`.
-          if (tier instanceof MemoryTier) tier.putOwned(key, Buffer.from(raw));
-          else void tier.put(key, raw);
-        } catch (err) {
-          this.#tierFailed(tier, 'put', err);
+          if (tier.putOwned) tier.putOwned(key, Buffer.from(raw), ns);
+          else void tier.put(key, raw, { namespace: ns });
+        } else {
+          this.#writes.put(tier, key, raw, this.#codec.elementSize, { namespace: ns });
         }
-      } else {
-        this.#track(this.#encode(raw, this.#codec.elementSize).then((enc) => tier.put(key, enc)).catch((err) => this.#tierFailed(tier, 'put', err)));
+      } catch (err) {
+        this.#tierFailed(tier, 'put', err);
       }
     }
   }
 
   /**
    * Reads several keys; misses are undefined. Tier by tier: each tier is asked only for what the
-   * faster ones missed, and a synchronous tier (memory) answers without a promise per key.
-   * `borrow: true` may return the memory tier's own buffers without copying: read them at once,
-   * never mutate or keep them (tensorCache copies rows straight into fresh outputs).
+   * faster ones missed, and a synchronous tier (memory, inline disk values) answers without a
+   * promise per key. `borrow: true` may hand out a tier's own buffers (see {@link CacheGetManyOptions}).
    */
-  async getMany(keys: readonly string[], options: { borrow?: boolean } = {}): Promise<(Buffer | undefined)[]> {
+  async getMany(keys: readonly string[], options: CacheGetManyOptions = {}): Promise<(Buffer | undefined)[]> {
     this.#assertOpen();
+    const ns = options.namespace === undefined ? DEFAULT_NAMESPACE : isNamespace(options.namespace) ? options.namespace : checkNamespace(options.namespace);
     const out: (Buffer | undefined)[] = new Array(keys.length);
     let pending: number[] = keys.map((_, i) => i);
     for (let t = 0; t < this.tiers.length && pending.length > 0; t++) {
@@ -189,9 +164,9 @@ export class Cache {
       let stored: (Buffer | undefined)[];
       try {
         const ks = pending.length === keys.length ? keys : pending.map((i) => keys[i]);
-        if (options.borrow && tier instanceof MemoryTier) stored = tier.getManyBorrowed(ks);
+        if (options.borrow && tier.getManyBorrowed) stored = tier.getManyBorrowed(ks, ns);
         else {
-          const r = tier.getMany(ks);
+          const r = tier.getMany(ks, ns);
           stored = r instanceof Promise ? await r : r;
         }
       } catch (err) {
@@ -200,6 +175,7 @@ export class Cache {
       }
       const still: number[] = [];
       const decoding: Promise<void>[] = [];
+      const codec = this.#codec;
       pending.forEach((i, j) => {
         const v = stored[j];
         if (v === undefined) {
@@ -208,28 +184,28 @@ export class Cache {
         }
         if (!tier.encoded) {
           out[i] = v;
-          if (t > 0) this.#promote(keys[i], v, t);
+          if (t > 0) this.#promote(ns, keys[i], v, t);
           return;
         }
-        if (this.#decodesSync(v)) {
+        if (codec.decodesSync(v)) {
           try {
-            const raw = this.#decodeSync(v);
+            const raw = codec.decodeSync(v);
             out[i] = raw;
-            this.#promote(keys[i], raw, t);
+            this.#promote(ns, keys[i], raw, t);
           } catch (err) {
-            this.#dropUndecodable(tier, keys[i], err);
+            this.#dropUndecodable(tier, ns, keys[i], err);
             still.push(i);
           }
           return;
         }
         decoding.push(
-          this.#decode(v).then(
+          codec.decode(v).then(
             (raw) => {
               out[i] = raw;
-              this.#promote(keys[i], raw, t);
+              this.#promote(ns, keys[i], raw, t);
             },
             (err) => {
-              this.#dropUndecodable(tier, keys[i], err);
+              this.#dropUndecodable(tier, ns, keys[i], err);
               still.push(i);
             },
           ),
@@ -238,72 +214,79 @@ export class Cache {
       if (decoding.length > 0) await Promise.all(decoding);
       pending = still;
     }
-    this.#stats.hits += keys.length - pending.length;
-    this.#stats.misses += pending.length;
+    this.#counted(ns, keys.length - pending.length, pending.length);
+    if (debugEnabled()) logDebug(`cache ${ns}: ${keys.length - pending.length} hit, ${pending.length} miss${keys.length === 1 ? ` (${keys[0]})` : ''}`);
     return out;
   }
 
   /**
-   * Stores `value` in every tier (the memory tier at once; encoded tiers once the value is
-   * compressed and written). Resolves when every tier has answered; never rejects because a
+   * Stores `value` under `key`: in the memory tier at once, in the disk tier's write queue (which
+   * reaches the disk before the process exits, `process.exit()` included) by the time the promise
+   * resolves, and in a shared tier in the background (`flush()` waits). Never rejects because a
    * tier failed (that is counted and warned about).
    */
   async put(key: string, value: BytesLike, options: CachePutOptions = {}): Promise<void> {
     this.#assertOpen();
+    checkKey(key);
     const raw = toBytes('value', value);
     const elementSize = options.elementSize === undefined ? this.#codec.elementSize : checkInteger('options.elementSize', options.elementSize, 1, 255);
-    const meta: PutMeta = { ...(options.kind !== undefined ? { kind: options.kind } : {}), ...(options.meta !== undefined ? { meta: options.meta } : {}) };
+    const meta: PutMeta = {
+      namespace: options.namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(options.namespace, 'options.namespace'),
+      ...(options.kind !== undefined ? { kind: options.kind } : {}),
+      ...(options.meta !== undefined ? { meta: options.meta } : {}),
+    };
     this.#stats.puts++;
     const work: Promise<unknown>[] = [];
-    let encoded: Promise<Buffer> | undefined;
     for (const tier of this.tiers) {
       try {
         if (!tier.encoded) {
           const r = tier.put(key, raw, meta);
           if (r instanceof Promise) work.push(r.catch((err) => this.#tierFailed(tier, 'put', err)));
         } else {
-          encoded ??= this.#encode(raw, elementSize);
-          const upload = encoded.then((enc) => tier.put(key, enc, meta)).catch((err) => this.#tierFailed(tier, 'put', err));
-          // A shared tier uploads in the background: the caller waits for local tiers only.
-          if (tier.shared) this.#track(upload);
-          else work.push(upload);
+          const p = this.#writes.put(tier, key, raw, elementSize, meta);
+          if (p) work.push(p);
         }
       } catch (err) {
         this.#tierFailed(tier, 'put', err);
       }
     }
-    const all = Promise.all(work);
-    this.#track(all);
-    await all;
+    if (work.length > 0) await Promise.all(work);
   }
 
   /**
    * Returns the cached value of `key`, or computes, stores and returns it. Concurrent calls for
-   * the same key in this process share one computation.
+   * the same key share one computation in this process, and, through the disk tier's per-key
+   * lock, across processes (a waiter stops waiting after `lockWaitMs` and computes itself).
    */
-  async getOrCompute(key: string, compute: () => BytesLike | Promise<BytesLike>, options: CachePutOptions = {}): Promise<Buffer> {
-    const hit = await this.get(key);
+  async getOrCompute(key: string, compute: () => BytesLike | Promise<BytesLike>, options: ComputeOptions = {}): Promise<Buffer> {
+    checkKey(key);
+    if (typeof compute !== 'function') throw invalidType('compute', 'function', compute);
+    const ns = options.namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(options.namespace, 'options.namespace');
+    const read = { namespace: ns };
+    const hit = await this.get(key, read);
     if (hit) return hit;
-    const running = this.#inflight.get(key);
+    const id = `${ns}\0${key}`;
+    const running = this.#inflight.get(id);
     if (running) return Buffer.from(await running);
-    const p = (async () => {
+    const p = withKeyLock(this.#local, ns, key, { lockWaitMs: this.#lockWaitMs, ...options }, () => this.get(key, read), async () => {
       const value = Buffer.from(toBytes('compute() result', await compute()));
-      await this.put(key, value, options);
+      await this.put(key, value, { ...options, namespace: ns });
       return value;
-    })();
-    this.#inflight.set(key, p);
+    });
+    this.#inflight.set(id, p);
     try {
       return Buffer.from(await p);
     } finally {
-      this.#inflight.delete(key);
+      this.#inflight.delete(id);
     }
   }
 
-  async has(key: string): Promise<boolean> {
+  async has(key: string, options: CacheReadOptions = {}): Promise<boolean> {
     this.#assertOpen();
+    const ns = options.namespace ?? DEFAULT_NAMESPACE;
     for (const tier of this.tiers) {
       try {
-        if (await tier.has(key)) return true;
+        if (await tier.has(key, ns)) return true;
       } catch (err) {
         this.#tierFailed(tier, 'has', err);
       }
@@ -311,12 +294,14 @@ export class Cache {
     return false;
   }
 
-  async delete(key: string): Promise<boolean> {
+  /** Deletes `key` (value or file entry) from every tier, the shared one included. */
+  async delete(key: string, options: CacheReadOptions = {}): Promise<boolean> {
     this.#assertOpen();
+    const ns = options.namespace ?? DEFAULT_NAMESPACE;
     let any = false;
     for (const tier of this.tiers) {
       try {
-        any = (await tier.delete(key)) || any;
+        any = (await tier.delete(key, ns)) || any;
       } catch (err) {
         this.#tierFailed(tier, 'delete', err);
       }
@@ -324,21 +309,85 @@ export class Cache {
     return any;
   }
 
+  // -------------------------------------------------------------------------- file entries
+
+  /**
+   * Stores a file entry: named files (an ORT model; an ONNX model and its external data; a folder
+   * of outputs) kept together under their names, encrypted like values when the cache encrypts.
+   * Resolves true once the disk tier holds it in its write queue; a shared tier gets it in the
+   * background (files first, manifest last).
+   */
+  putFiles(key: string, files: readonly FileSource[], options: PutMeta = {}): Promise<boolean> {
+    this.#assertOpen();
+    return this.#files.put(key, files, options);
+  }
+
+  /**
+   * The file entry of `key`: from the disk tier (paths ready to load, verified unless
+   * `verify: false`), else from the shared tier (downloaded and verified first, with progress;
+   * or, with `download: false`, only its manifest: call `fetch()` when the files are needed).
+   */
+  getFiles(key: string, options: GetFilesOptions = {}): Promise<CacheFileEntry | undefined> {
+    this.#assertOpen();
+    return this.#files.get(key, options);
+  }
+
+  /**
+   * The file entry of `key`, or computes it: `compute(dir)` writes the files into `dir` (a fresh
+   * folder on the cache's filesystem, moved in whole) or returns them. Once per key across calls
+   * and processes, as {@link getOrCompute}.
+   */
+  async getOrComputeFiles(key: string, compute: ComputeFiles, options: GetFilesOptions & PutMeta & LockingOptions = {}): Promise<CacheFileEntry> {
+    this.#assertOpen();
+    checkKey(key);
+    if (typeof compute !== 'function') throw invalidType('compute', 'function', compute);
+    const ns = options.namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(options.namespace, 'options.namespace');
+    return this.#files.getOrCompute(key, compute, { ...options, namespace: ns }, (lookup, produce) =>
+      withKeyLock(this.#local, ns, key, { lockWaitMs: this.#lockWaitMs, ...options }, lookup, produce));
+  }
+
+  // ---------------------------------------------------------------------------- namespaces
+
+  /** How many entries `namespace` holds, per tier (by tier name). */
+  count(namespace: string): Promise<Record<string, number>> {
+    return countNamespace(this.tiers, checkNamespace(namespace));
+  }
+
+  /** The entries of `namespace` (every namespace when omitted) in every tier, with the tier's name. */
+  entries(namespace?: string): AsyncGenerator<EntryInfo & { tier: string }> {
+    return listNamespace(this.tiers, namespace === undefined ? undefined : checkNamespace(namespace));
+  }
+
+  /**
+   * Deletes every entry of `namespace` in every tier, the shared one included; resolves to how
+   * many per tier. Other namespaces are never touched.
+   */
+  async deleteNamespace(namespace: string): Promise<Record<string, number>> {
+    this.#assertOpen();
+    const ns = checkNamespace(namespace);
+    await this.flush();
+    return deleteNamespace(this.tiers, ns, (tier, err) => this.#tierFailed(tier, 'deleteNamespace', err));
+  }
+
+  /**
+   * Deletes every entry of the local tiers (memory, disk). A shared tier is never cleared by the
+   * library: delete a namespace ({@link deleteNamespace}) or use the tier's own explicit method.
+   */
   async clear(): Promise<void> {
     this.#assertOpen();
     await this.flush();
-    for (const tier of this.tiers) await tier.clear();
+    for (const tier of this.tiers) if (!tier.shared) await tier.clear?.();
   }
 
-  #track(p: Promise<unknown>): void {
-    this.#pending.add(p);
-    void p.finally(() => this.#pending.delete(p));
+  /** Persistent counters per namespace (hits, misses, puts, evictions, entries, bytes), across runs and processes. */
+  namespaceStats(namespace?: string): NamespaceStats[] {
+    return this.#local?.namespaceStats?.(namespace) ?? [];
   }
 
-  /** Waits for background writes (promotions, uploads) to finish. */
+  /** Waits for background work (promotions, uploads) and commits every tier's queued writes. */
   async flush(): Promise<void> {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
-    for (const tier of this.tiers) if (tier instanceof DiskTier) await tier.flushAccess();
+    for (const tier of this.tiers) await tier.flush?.();
   }
 
   stats(): CacheStats {
@@ -352,31 +401,9 @@ export class Cache {
     if (this.#closed) return;
     await this.flush();
     this.#closed = true;
+    this.#writes.close();
     for (const tier of this.tiers) await tier.close();
   }
 }
 
-function sharedTier(shared: unknown): Tier[] {
-  if (shared === undefined) return [];
-  if (shared === null || typeof shared !== 'object' || typeof (shared as Tier).get !== 'function') {
-    throw invalidType('options.shared', 'a tier (e.g. an AzureBlobTier)', shared);
-  }
-  return [shared as Tier];
-}
-
-function parseCompression(c: CacheOptions['compression']): { codec: Codec; level?: number; elementSize: number } {
-  if (c === undefined) return { codec: 'zstd', level: 3, elementSize: 1 };
-  if (c === false) return { codec: 'none', elementSize: 1 };
-  if (typeof c === 'string') {
-    if (c !== 'zstd' && c !== 'lz4' && c !== 'none') throw invalidType('options.compression', "'zstd', 'lz4', 'none', false or { codec, level, elementSize }", c);
-    return { codec: c, elementSize: 1 };
-  }
-  if (c === null || typeof c !== 'object') throw invalidType('options.compression', "'zstd', 'lz4', 'none', false or { codec, level, elementSize }", c);
-  checkOptionNames('options.compression', c, ['codec', 'level', 'elementSize']);
-  const codec = c.codec ?? 'zstd';
-  if (codec !== 'zstd' && codec !== 'lz4' && codec !== 'none') throw invalidType('options.compression.codec', "'zstd', 'lz4' or 'none'", codec);
-  // Validate the level once, here, with the same rules compress() applies.
-  compress(Buffer.alloc(0), { codec, ...(c.level !== undefined ? { level: c.level } : {}) });
-  const elementSize = c.elementSize === undefined ? 1 : checkInteger('options.compression.elementSize', c.elementSize, 1, 255);
-  return { codec, ...(c.level !== undefined ? { level: c.level } : {}), elementSize };
-}
+export type { Codec, Cipher };

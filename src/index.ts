@@ -27,18 +27,46 @@ export {
   type CipherOptions,
 } from './cipher.js';
 export { cacheKey, KEY_FORMAT_VERSION } from './keys.js';
-export { Cache, type CacheOptions, type CachePutOptions, type CacheStats, type CompressionOptions } from './cache.js';
-export { MemoryTier, type MemoryTierOptions, type DisposeReason } from './store/memory.js';
 export {
-  DiskTier,
-  type DiskTierOptions,
-  type DiskFile,
-  type DiskEntry,
-  type VerifyReport,
-  type VerifyProblem,
-} from './store/disk.js';
-export type { Tier, TierStats, PutMeta } from './store/tier.js';
-export { AzureBlobTier, type AzureBlobTierOptions, type AzureTierStats, type BlobInfo, type TokenCredentialLike, type TransferProgress } from './store/azure.js';
+  Cache,
+  type CacheOptions,
+  type CachePutOptions,
+  type CacheReadOptions,
+  type CacheGetManyOptions,
+  type ComputeOptions,
+  type CacheStats,
+  type CompressionOptions,
+  type CacheFileEntry,
+  type ComputeFiles,
+  type GetFilesOptions,
+} from './cache.js';
+export type { LockingOptions } from './cache/lock.js';
+export { MemoryTier, type MemoryTierOptions, type DisposeReason } from './store/memory.js';
+export { DiskTier, type DiskTierOptions, type DiskFile, type DiskEntry, type VerifyReport, type VerifyProblem } from './store/disk/tier.js';
+export type {
+  Tier,
+  TierStats,
+  PutMeta,
+  PutFilesMeta,
+  EntryInfo,
+  NamespaceStats,
+  FileEntryInfo,
+  LocalFileEntry,
+  FileSource,
+  StoredFile,
+  ProgressCallback,
+} from './store/tier.js';
+export { DEFAULT_NAMESPACE, NAMESPACES, tensorNamespace, checkNamespace, checkKey, checkFileNames } from './store/namespace.js';
+export type { LockResult, HeldLock } from './store/work.js';
+export {
+  AzureBlobTier,
+  type AzureBlobTierOptions,
+  type AzureTierStats,
+  type BlobInfo,
+  type RemoteFileEntry,
+  type TokenCredentialLike,
+  type TransferProgress,
+} from './store/azure/tier.js';
 export { defaultCacheDir } from './paths.js';
 export { setLogger, type Logger } from './log.js';
 export { tensorCache, tensorCacheOf, type TensorCacheHandle, type Memoized } from './memoize/decorator.js';

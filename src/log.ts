@@ -21,12 +21,15 @@ const defaultLogger: Logger = {
 };
 
 let logger: Logger = defaultLogger;
+// Read on every cache read: a variable, not a call into util (NODE_DEBUG is fixed at startup).
+let debugOn = debug.enabled;
 const lastWarned = new Map<string, number>();
 const WARN_INTERVAL_MS = 60_000;
 
 /** Replaces the logger (pass `undefined` to restore the default). */
 export function setLogger(next: Logger | undefined): void {
   logger = next ?? defaultLogger;
+  debugOn = next !== undefined || debug.enabled;
   lastWarned.clear();
 }
 
@@ -41,4 +44,9 @@ export function warn(code: string, message: string): void {
 
 export function logDebug(message: string): void {
   logger.debug(message);
+}
+
+/** Whether debug lines go anywhere (NODE_DEBUG=modelcache, or a replaced logger): build them only then. */
+export function debugEnabled(): boolean {
+  return debugOn;
 }

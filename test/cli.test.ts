@@ -68,11 +68,11 @@ async function sampleCache(): Promise<string> {
   return dir;
 }
 
-/** Flips one byte in the middle of the only file under blobs/ whose name starts with `key`. */
-function corruptBlob(dir: string, key: string): string {
-  const sub = join(dir, 'blobs', key.slice(0, 2), key.slice(2, 4));
-  const name = readdirSync(sub).find((f) => f.startsWith(key))!;
-  const path = join(sub, name);
+/** Flips one byte in the middle of the blob file of `key` (found through the public API, unverified). */
+async function corruptBlob(dir: string, key: string): Promise<string> {
+  const tier = new DiskTier({ dir });
+  const path = (await tier.getFile(key, { verify: false }))!.path;
+  await tier.close();
   const fd = openSync(path, 'r+');
   const b = Buffer.alloc(1);
   readSync(fd, b, 0, 1, 100);
@@ -222,11 +222,11 @@ describe('modelcache verify', () => {
 
   it('finds a flipped byte in a blob file, groups it under checksum and exits 1', async () => {
     const dir = await sampleCache();
-    const path = corruptBlob(dir, KEY('b'));
+    const path = await corruptBlob(dir, KEY('b'));
     const { code, data } = json('verify', '--dir', dir);
     expect(code).toBe(1);
     expect(data.ok).toBe(false);
-    expect(data.problems).toEqual([{ key: KEY('b'), path, problem: 'checksum' }]);
+    expect(data.problems).toEqual([{ namespace: 'default', key: KEY('b'), path, problem: 'checksum' }]);
     const human = run('verify', '--dir', dir);
     expect(human.code).toBe(1);
     expect(human.stdout).toMatch(/1 problem found:\n {2}checksum \(1\): checksum mismatch/);
@@ -238,7 +238,7 @@ describe('modelcache verify', () => {
 
   it('with --repair drops the damaged entry, exits 0, and a second verify is clean', async () => {
     const dir = await sampleCache();
-    const path = corruptBlob(dir, KEY('b'));
+    const path = await corruptBlob(dir, KEY('b'));
     const repaired = json('verify', '--dir', dir, '--repair');
     expect(repaired.code).toBe(0);
     expect(repaired.data).toMatchObject({ repaired: 1, remaining: [], ok: true });
@@ -252,7 +252,7 @@ describe('modelcache verify', () => {
 
   it('prints the repair and exits 0 in human mode', async () => {
     const dir = await sampleCache();
-    corruptBlob(dir, KEY('c'));
+    await corruptBlob(dir, KEY('c'));
     const r = run('verify', '--dir', dir, '--repair');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('checksum (1)');

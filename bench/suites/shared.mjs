@@ -53,7 +53,7 @@ async function transfers(az, quick, notes) {
         return await timed(() => upload(blob));
       } finally {
         await raw.getBlobClient(blob).deleteIfExists();
-        await raw.getBlobClient(`cache/${blob}`).deleteIfExists();
+        await raw.getBlobClient(tier.valueName(blob)).deleteIfExists();
       }
     },
   });

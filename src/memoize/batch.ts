@@ -10,6 +10,7 @@ import { bytesOf, dtypeInfo, isStringTensor, isTensorLike, makeTensor, rowLayout
 import { dataOffsets, decodeHeader, encodeHeader, entrySize, type Container, type EntrySchema } from './entry.js';
 import { sampleKeys } from './key.js';
 import { captureCall, type CapturedCall } from './rows.js';
+import { tensorNamespace } from '../store/namespace.js';
 
 /** Storage dtype for float32 outputs. */
 export type CacheDtype = 'float16' | 'bfloat16';
@@ -88,6 +89,8 @@ export class TensorMemo {
   readonly #inflight = new Map<string, Flight>();
   readonly #counters = { calls: 0, samples: 0, hits: 0, computed: 0, uncached: 0 };
   readonly #rows: ReadonlySet<number | string>;
+  /** Where this module's entries live in every tier: `clear()` deletes exactly it. */
+  readonly namespace: string;
   #lastHeader: ParsedHeader | undefined;
   #tensorCtor: TensorCtor | undefined;
 
@@ -98,6 +101,7 @@ export class TensorMemo {
     rows: readonly (number | string)[] = [],
   ) {
     this.#rows = new Set(rows);
+    this.namespace = tensorNamespace(moduleHash);
   }
 
   stats(): MemoStats {
@@ -124,7 +128,7 @@ export class TensorMemo {
 
     const keys = sampleKeys(this.moduleHash, call.shape, call.rowDigests, batch);
     const sources: (Source | undefined)[] = new Array(batch);
-    const found = await this.cache.getMany(keys, { borrow: true });
+    const found = await this.cache.getMany(keys, { borrow: true, namespace: this.namespace });
 
     // Misses, deduplicated: the first row of each missing key computes it.
     const firstRow = new Map<string, number>();
@@ -212,7 +216,7 @@ export class TensorMemo {
       into.set(key, { computed, row: j });
       this.#inflight.get(key)?.resolve(entry);
       this.#inflight.delete(key);
-      return this.cache.put(key, entry, { kind: 'tensor', elementSize, meta: { module: this.moduleHash } });
+      return this.cache.put(key, entry, { kind: 'tensor', elementSize, namespace: this.namespace });
     });
     // Durability: the call resolves once the cache has accepted every result it computed.
     await Promise.all(puts);

@@ -6,7 +6,6 @@ import { resolve } from 'node:path';
 import type { Cache, CacheStats } from '../cache.js';
 import { invalidType } from '../errors.js';
 import { logDebug } from '../log.js';
-import { DiskTier } from '../store/disk.js';
 import { TensorMemo, type CacheDtype, type MemoStats } from './batch.js';
 import { functionCode, HINT_DEPENDS_ON, HINT_INSTANCE, identityDigest, instanceCode, instanceState, moduleHashOf, type ModuleIdentity } from './key.js';
 import { buildCache, checkOptions, mergeOptions, type TensorCacheOptions } from './options.js';
@@ -25,26 +24,14 @@ export interface TensorCacheHandle {
 type AnyFn = (...args: unknown[]) => unknown;
 type Ctor = abstract new (...args: never[]) => unknown;
 
-function makeHandle(memo: TensorMemo, owned: boolean): TensorCacheHandle {
+function makeHandle(memo: TensorMemo): TensorCacheHandle {
   return {
     moduleHash: memo.moduleHash,
     stats: () => memo.stats(),
     flush: () => memo.cache.flush(),
     async clear() {
-      await memo.cache.flush();
-      if (owned) {
-        await memo.cache.clear();
-        return;
-      }
-      // A shared cache: remove only this module's entries.
-      for (const tier of memo.cache.tiers) {
-        if (tier instanceof DiskTier) {
-          const mine = [...tier.list()].filter((e) => e.meta?.module === memo.moduleHash).map((e) => e.key);
-          for (const k of mine) await memo.cache.delete(k);
-        } else {
-          await tier.clear();
-        }
-      }
+      // Exactly this module's entries, in every tier: a Cache or directory may be shared.
+      await memo.cache.deleteNamespace(memo.namespace);
     },
   };
 }
@@ -70,7 +57,7 @@ interface InstanceState {
   handle?: TensorCacheHandle;
   /** Class form: digest of the constructor arguments, taken at construction. */
   ctorDigest?: string | Promise<string> | null;
-  cache?: { cache: Cache; owned: boolean };
+  cache?: Cache;
   /** The instance's `tensorcache` property last seen, and the options it gave. */
   own?: { value: unknown; options: TensorCacheOptions };
 }
@@ -97,7 +84,7 @@ function instanceMemo(self: object, method: string, opts: TensorCacheOptions): M
   const st = stateOf(self);
   if (st.memo) return st.memo;
   st.cache ??= buildCache(opts);
-  const { cache, owned } = st.cache;
+  const cache = st.cache;
   const kind = st.ctorDigest !== undefined ? 'class' : 'method';
   let instance: string | null | Promise<string> = null;
   if (opts.moduleHash === undefined) {
@@ -112,7 +99,7 @@ function instanceMemo(self: object, method: string, opts: TensorCacheOptions): M
     ([inst, dependencies]) => {
       const memo = new TensorMemo(cache, moduleHashOf({ ...identity, instance: inst, dependencies }), opts.cacheDtype, opts.rows);
       st.memo = memo;
-      st.handle = makeHandle(memo, owned);
+      st.handle = makeHandle(memo);
       defineInstanceHandle(self); // legacy decorators have no initializer hook: do it on first call
       logDebug(`tensorCache: ${self.constructor?.name}.${method} module hash ${memo.moduleHash}`);
       return memo;
@@ -257,20 +244,20 @@ function decorateFunction(fn: AnyFn, base: TensorCacheOptions): Memoized<AnyFn> 
     ...(base.moduleHash !== undefined ? { fixed: base.moduleHash } : {}),
   };
   if (base.dependsOn === undefined) checkUndeclaredTwin(fn, base, moduleHashOf({ ...identity, dependencies: null }));
-  let built: { cache: Cache; owned: boolean } | undefined;
+  let built: Cache | undefined;
   let slot: MemoSlot | undefined;
   let handle: TensorCacheHandle | undefined;
   const init = (): MemoSlot => {
     if (slot) return slot;
     built ??= buildCache(base);
-    const { cache, owned } = built;
+    const cache = built;
     const deps = base.dependsOn === undefined ? null : identityDigest(base.dependsOn, 'options.dependsOn', HINT_DEPENDS_ON, cache);
     slot = settle(
       [deps],
       ([dependencies]) => {
         const memo = new TensorMemo(cache, moduleHashOf({ ...identity, dependencies }), base.cacheDtype, base.rows);
         slot = memo;
-        handle = makeHandle(memo, owned);
+        handle = makeHandle(memo);
         logDebug(`tensorCache: ${fn.name || 'anonymous function'} module hash ${memo.moduleHash}`);
         return memo;
       },

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Cache } from '../cache.js';
 import { compress, type Codec } from '../codec.js';
 import { checkInteger, checkOptionNames, invalidType } from '../errors.js';
+import { DEFAULT_MAX_MEMORY_BYTES } from '../defaults.js';
 import type { CacheDtype } from './batch.js';
 import { checkIdentity, HINT_DEPENDS_ON } from './key.js';
 
@@ -142,18 +143,18 @@ function temporaryDir(): string {
   return dir;
 }
 
-/** The Cache of a wrapped function or instance; `owned` when tensorCache made it. */
-export function buildCache(opts: TensorCacheOptions): { cache: Cache; owned: boolean } {
-  if (opts.cache) return { cache: opts.cache, owned: false };
+/** The Cache of a wrapped function or instance: the one given, or one made from the options. */
+export function buildCache(opts: TensorCacheOptions): Cache {
+  if (opts.cache) return opts.cache;
   const persistent = opts.persistent ?? opts.dir !== undefined;
   const codec = typeof opts.compression === 'string' ? { codec: opts.compression } : (opts.compression ?? { codec: 'zstd' as Codec, level: 1 });
   const cache = new Cache({
     dir: persistent ? (opts.dir ?? temporaryDir()) : false,
-    maxMemoryBytes: opts.maxMemoryBytes ?? 1e9,
+    maxMemoryBytes: opts.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES,
     ...(opts.maxDiskBytes !== undefined ? { maxDiskBytes: opts.maxDiskBytes } : {}),
     compression: codec,
   });
-  return { cache, owned: true };
+  return cache;
 }
 
 /**

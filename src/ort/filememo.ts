@@ -6,7 +6,7 @@ import { statSync, type BigIntStats } from 'node:fs';
 import { cacheKey } from '../keys.js';
 import { hashFile } from '../hash.js';
 import { logDebug } from '../log.js';
-import type { DiskTier } from '../store/disk.js';
+import type { DiskTier } from '../store/disk/tier.js';
 
 const NAMESPACE = 'modelcache/ort/file-memo';
 const MEMO_VERSION = 1;

@@ -5,7 +5,7 @@ import { Cache } from '../cache.js';
 import { checkCipher, type Cipher } from '../cipher.js';
 import { checkInteger, checkOptionNames, invalidType } from '../errors.js';
 import { defaultCacheDir } from '../paths.js';
-import { DiskTier } from '../store/disk.js';
+import { DiskTier } from '../store/disk/tier.js';
 
 /** How a session is cached: the `cache` field of {@link InferenceSession.create}'s options. */
 export interface SessionCacheOptions {

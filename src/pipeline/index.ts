@@ -42,4 +42,4 @@ export {
   type BlobInfo,
   type TokenCredentialLike,
   type TransferProgress,
-} from '../store/azure.js';
+} from '../store/azure/tier.js';

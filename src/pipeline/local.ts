@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { CacheError } from '../errors.js';
 import { hashFile } from '../hash.js';
 import { logDebug, warn } from '../log.js';
-import { HOST as TMP_HOST, isStaleWork } from '../proc.js';
+import { HOST as TMP_HOST, isStaleWork } from '../store/work.js';
 import { parseManifest, type OutputManifest } from './manifest.js';
 
 const STALE_TMP_MS = 24 * 3600_000;

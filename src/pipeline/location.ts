@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { CacheError, checkOptionNames, invalidType } from '../errors.js';
 import { defaultCacheDir } from '../paths.js';
-import { AzureBlobTier, type AzureBlobTierOptions, type TokenCredentialLike } from '../store/azure.js';
+import { AzureBlobTier, type AzureBlobTierOptions, type TokenCredentialLike } from '../store/azure/tier.js';
 
 /** Tuning of the shared tier a pipeline creates (timeouts, block size, progress...). */
 export type SharedTierTuning = Pick<

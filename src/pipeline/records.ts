@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { DiskTier } from '../store/disk.js';
+import { DiskTier } from '../store/disk/tier.js';
 import { logDebug } from '../log.js';
 import type { ModelFile } from './model.js';
 

@@ -11,7 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CacheError } from '../errors.js';
 import { logDebug, warn } from '../log.js';
-import type { AzureBlobTier, BlobInfo, TransferOptions } from '../store/azure.js';
+import type { AzureBlobTier, BlobInfo, TransferOptions } from '../store/azure/tier.js';
 import { parseManifest, type OutputManifest } from './manifest.js';
 import type { EvaluationRecord } from './records.js';
 

@@ -1,10 +1,15 @@
-// The one interface every storage tier implements, and the counters they all report.
+// The one contract every storage tier implements: a few required operations on byte values, and
+// optional capabilities a tier declares by having them (borrowed reads, file entries, namespaces,
+// locks, counters, flush). `Cache` uses tiers through this interface only.
+import type { LockResult } from './work.js';
 
 /** What a caller may attach to an entry. */
 export interface PutMeta {
+  /** The entry's namespace (see `checkNamespace`). Default 'default'. */
+  namespace?: string;
   /** A short label of what the entry is ('tensor', 'session', 'pass-output', ...). */
   kind?: string;
-  /** Small JSON-serialisable metadata kept in the index beside the entry. */
+  /** Small JSON-serialisable metadata kept beside the entry. */
   meta?: Record<string, unknown>;
 }
 
@@ -25,9 +30,83 @@ export interface TierStats {
   maxBytes: number;
 }
 
+/** Counters of one namespace, kept in a disk tier's index across runs and processes. */
+export interface NamespaceStats {
+  namespace: string;
+  entries: number;
+  bytes: number;
+  hits: number;
+  misses: number;
+  puts: number;
+  evictions: number;
+}
+
+/** An entry as listed by {@link Tier.listEntries}. */
+export interface EntryInfo {
+  namespace: string;
+  key: string;
+  /** 'value': bytes; 'files': a file entry. */
+  type: 'value' | 'files';
+  /** Stored bytes (all files of a file entry). */
+  size: number;
+  kind: string;
+  /** ms since epoch (0 when the tier does not know). */
+  created: number;
+  meta?: Record<string, unknown>;
+}
+
+/** One file of a file entry, as recorded. */
+export interface StoredFile {
+  /** Relative name, '/'-separated ('model.onnx', 'data/weights.bin'). */
+  name: string;
+  size: number;
+  /** `hashFile` digest of the stored bytes (32 hex). */
+  hash: string;
+}
+
+/** A file entry as any tier describes it: its files, without saying where their bytes are. */
+export interface FileEntryInfo {
+  namespace: string;
+  key: string;
+  kind: string;
+  meta: Record<string, unknown> | undefined;
+  created: number;
+  /** Bytes of all files. */
+  size: number;
+  /** The files hold ciphertext (the Cache's cipher); read them through the Cache. */
+  encrypted: boolean;
+  files: StoredFile[];
+}
+
+/** A file entry of a local tier: every file at a path, inside one folder under its own name. */
+export interface LocalFileEntry extends FileEntryInfo {
+  /** The entry's folder: `join(dir, name)` is each file's path. Valid until the entry is evicted. */
+  dir: string;
+  files: (StoredFile & { path: string })[];
+}
+
+/** A file to store in a file entry: an existing file, or bytes. */
+export type FileSource =
+  | {
+      name: string;
+      path: string;
+      /** Move the file in instead of copying it (it must be the caller's own work file). */
+      move?: boolean;
+    }
+  | { name: string; data: Uint8Array };
+
+/** What a caller may attach to a file entry. */
+export interface PutFilesMeta extends PutMeta {
+  /** The files hold ciphertext. */
+  encrypted?: boolean;
+}
+
+/** Progress callback of transfers: bytes so far and the total. */
+export type ProgressCallback = (loaded: number, total: number) => void;
+
 /**
- * A store of opaque byte values by key. Methods may answer synchronously or with a promise;
- * callers await either. Values returned are the caller's to keep and mutate.
+ * A store of opaque byte values by namespace and key. Methods may answer synchronously or with a
+ * promise; callers await either. Values returned are the caller's to keep and mutate.
  */
 export interface Tier {
   readonly name: string;
@@ -38,15 +117,62 @@ export interface Tier {
    * background (`flush()` waits) instead of making `put` wait for it.
    */
   readonly shared?: boolean;
-  get(key: string): Buffer | undefined | Promise<Buffer | undefined>;
-  getMany(keys: readonly string[]): (Buffer | undefined)[] | Promise<(Buffer | undefined)[]>;
+  get(key: string, namespace?: string): Buffer | undefined | Promise<Buffer | undefined>;
+  getMany(keys: readonly string[], namespace?: string): (Buffer | undefined)[] | Promise<(Buffer | undefined)[]>;
   /** Resolves true when stored, false when refused (too large or failed softly). */
   put(key: string, value: Uint8Array, meta?: PutMeta): boolean | Promise<boolean>;
-  has(key: string): boolean | Promise<boolean>;
-  delete(key: string): boolean | Promise<boolean>;
-  clear(): void | Promise<void>;
+  has(key: string, namespace?: string): boolean | Promise<boolean>;
+  /** Deletes the entry (value or file entry) of `key`. */
+  delete(key: string, namespace?: string): boolean | Promise<boolean>;
   stats(): TierStats;
   close(): void | Promise<void>;
+
+  // ------------------------------------------------------------------ optional capabilities
+
+  /**
+   * Borrowed reads: the tier's own buffers, no copy. The caller reads them at once and never
+   * mutates or keeps them.
+   */
+  getManyBorrowed?(keys: readonly string[], namespace?: string): (Buffer | undefined)[];
+  /** Stores a buffer the caller hands over and will not touch again (no defensive copy). */
+  putOwned?(key: string, value: Buffer, namespace?: string): boolean;
+
+  /** Entries of `namespace` (of every namespace when omitted). */
+  listEntries?(namespace?: string): Iterable<EntryInfo> | AsyncIterable<EntryInfo>;
+  /** How many entries `namespace` holds. */
+  countEntries?(namespace: string): number | Promise<number>;
+  /** Deletes every entry of `namespace`; resolves to how many. */
+  deleteNamespace?(namespace: string): number | Promise<number>;
+  /** The namespaces that hold entries. */
+  namespaces?(): string[] | Promise<string[]>;
+  /**
+   * Deletes every entry. Only local tiers have it: no library call clears a shared tier (its
+   * owner does, by a separately named method such as `AzureBlobTier.deleteAllEntries`).
+   */
+  clear?(): void | Promise<void>;
+  /** Resolves when everything acknowledged so far is stored (committed, uploaded). */
+  flush?(): void | Promise<void>;
+
+  /** Local file entries: stores files under `key` (the tier's write queue holds them when it resolves). */
+  putFiles?(key: string, files: readonly FileSource[], meta?: PutFilesMeta): Promise<boolean>;
+  /** Local file entries: the entry with a path per file; verified against the recorded hashes unless `verify: false`. */
+  getFiles?(key: string, namespace?: string, options?: { verify?: boolean }): Promise<LocalFileEntry | undefined>;
+  /** Shared file entries: uploads a local entry, files first and its manifest last. */
+  uploadFiles?(entry: LocalFileEntry): Promise<boolean>;
+  /** Shared file entries: the entry's manifest, without downloading a file. */
+  lookupFiles?(key: string, namespace?: string): Promise<FileEntryInfo | undefined>;
+  /** Shared file entries: downloads (and verifies) the files of `entry` into `dir`, under their names. */
+  downloadFiles?(entry: FileEntryInfo, dir: string, options?: { onProgress?: ProgressCallback }): Promise<boolean>;
+  /** A fresh path inside the tier's work folder (same filesystem as its entries), for files to move in. */
+  workPath?(suffix?: string): string;
+
+  /** The cross-process lock of one key: waits (bounded) while another process holds it. */
+  lock?(key: string, namespace: string, options: { ready?: () => boolean | Promise<boolean>; maxWaitMs?: number }): Promise<LockResult>;
+
+  /** Adds hits and misses of a namespace to the persistent counters (batched, written in the background). */
+  countAccess?(namespace: string, hits: number, misses: number): void;
+  /** The persistent counters of every namespace (or of one). */
+  namespaceStats?(namespace?: string): NamespaceStats[];
 }
 
 export function emptyStats(maxBytes: number): TierStats {

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Cache, hashFile, treeHash } from '../../src/index.js';
-import { AzureBlobTier, parseContainerUrl } from '../../src/store/azure.js';
+import { AzureBlobTier, parseContainerUrl } from '../../src/store/azure/tier.js';
 import { freePort } from '../setup/azurite.mjs';
 import { captureWarnings, useAzurite } from '../setup/use-azurite.js';
 import { randomBytes, tempDir } from '../helpers.js';
@@ -41,7 +41,7 @@ describe('AzureBlobTier', () => {
     const value = randomBytes(300_000, 3);
     expect(await tier.put(K('a'), value)).toBe(true);
     expect((await tier.get(K('a')))!.equals(value)).toBe(true);
-    const props = await raw(c).getBlobClient(`cache/${K('a')}`).getProperties();
+    const props = await raw(c).getBlobClient(tier.valueName(K('a'))).getProperties();
     expect(props.metadata!.mchash).toBe(treeHash(value));
     expect(await tier.has(K('a'))).toBe(true);
     expect(await tier.get(K('b'))).toBeUndefined();
@@ -72,7 +72,7 @@ describe('AzureBlobTier', () => {
     const value = randomBytes(50_000, 5);
     await tier.put(K('d'), value);
     // Damage the bytes in storage, keeping the recorded hash.
-    const blob = raw(c).getBlockBlobClient(`cache/${K('d')}`);
+    const blob = raw(c).getBlockBlobClient(tier.valueName(K('d')));
     const props = await blob.getProperties();
     const bad = Buffer.from(value);
     bad[1234] ^= 0xff;
@@ -201,12 +201,29 @@ describe('AzureBlobTier', () => {
     await b.close();
   });
 
-  it('clear() removes tier values only', async () => {
+  it('deletes one namespace by prefix and leaves other namespaces and foreign blobs alone', async () => {
     const tier = tierFor(container());
-    await tier.put(K('v'), Buffer.from('v'));
+    await tier.put(K('v'), Buffer.from('mine'), { namespace: 'tensor.aa' });
+    await tier.put(K('w'), Buffer.from('theirs'), { namespace: 'tensor.ab' });
+    await tier.put(K('x'), Buffer.from('default'));
     await tier.writeBlob('pipeline/keep', Buffer.from('k'));
-    await tier.clear();
-    expect(await tier.has(K('v'))).toBe(false);
+    expect(await tier.countEntries('tensor.aa')).toBe(1);
+    expect(await tier.deleteNamespace('tensor.aa')).toBe(1);
+    expect(await tier.has(K('v'), 'tensor.aa')).toBe(false);
+    expect((await tier.get(K('w'), 'tensor.ab'))!.toString()).toBe('theirs');
+    expect((await tier.get(K('x')))!.toString()).toBe('default');
+    expect((await tier.readBlob('pipeline/keep'))?.data.toString()).toBe('k');
+    expect((await tier.namespaces()).sort()).toEqual(['default', 'tensor.ab']);
+  });
+
+  it('has no clear(): only the explicitly named deleteAllEntries empties it', async () => {
+    const tier = tierFor(container());
+    expect((tier as unknown as { clear?: unknown }).clear).toBeUndefined();
+    await tier.put(K('a'), Buffer.from('a'), { namespace: 'one' });
+    await tier.put(K('b'), Buffer.from('b'), { namespace: 'two' });
+    await tier.writeBlob('pipeline/keep', Buffer.from('k'));
+    expect(await tier.deleteAllEntries()).toBe(2);
+    expect(await tier.namespaces()).toEqual([]);
     expect((await tier.readBlob('pipeline/keep'))?.data.toString()).toBe('k');
   });
 });
@@ -229,7 +246,7 @@ describe('AzureBlobTier locations', () => {
       expect((await viaAccount.get(K('u')))!.toString()).toBe('url form');
       const viaEnvOnly = new AzureBlobTier({ containerName: 'forms', prefix: 'sub/', ...fast });
       expect(await viaEnvOnly.has(K('u'))).toBe(true);
-      expect(await raw('forms').getBlobClient(`sub/cache/${K('u')}`).exists()).toBe(true);
+      expect(await raw('forms').getBlobClient(`sub/${viaUrl.valueName(K('u'))}`).exists()).toBe(true);
     } finally {
       if (saved === undefined) delete process.env.AZURE_STORAGE_CONNECTION_STRING;
       else process.env.AZURE_STORAGE_CONNECTION_STRING = saved;
@@ -249,6 +266,8 @@ describe('AzureBlobTier locations', () => {
     expect(() => new AzureBlobTier({ connectionString: 'x=y', containerName: 'Bad_Name' })).toThrow(/options.containerName/);
     expect(() => new AzureBlobTier({ containerUrl: 'ftp://x/y' })).toThrow(/options.containerUrl/);
     expect(() => new AzureBlobTier({ containerUrl: 'https://acct.blob.core.windows.net/c', prefix: '/abs' })).toThrow(/options.prefix/);
+    expect(() => new AzureBlobTier({ containerUrl: 'https://acct.blob.core.windows.net/c', prefix: '../other/' })).toThrow(/options.prefix/);
+    expect(() => new AzureBlobTier({ containerUrl: 'https://acct.blob.core.windows.net/c', prefix: 'team/./a' })).toThrow(/options.prefix/);
     expect(() => new AzureBlobTier({ connectionString: 'x=y', containerName: 'ok1', blockSize: 1 })).toThrow(/options.blockSize/);
     expect(() => new AzureBlobTier({ containerUrl: 'https://acct.blob.core.windows.net/c', containerName: 'c' })).toThrow(/containerUrl alone/);
   });

@@ -1,7 +1,7 @@
 import { openSync, writeSync, closeSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { DiskTier } from '../../src/store/disk.js';
+import { DiskTier } from '../../src/store/disk/tier.js';
 import { FileMemo } from '../../src/ort/filememo.js';
 import * as hashModule from '../../src/hash.js';
 import { randomBytes } from '../helpers.js';

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { DiskTier } from '../../src/index.js';
 import { models } from '../models.js';
 import { dirs } from './helpers.js';
-import { HOST } from '../../src/proc.js';
+import { HOST } from '../../src/store/work.js';
 
 const run = promisify(execFile);
 const FIXTURE = new URL('../fixtures/ort-create.mjs', import.meta.url).pathname;

@@ -42,15 +42,15 @@ async function blobPath(dir: string, key: string): Promise<string> {
   }
 }
 
-/** Flips a byte of an inline value inside the LMDB index, keeping its record as it is. */
+/** Flips a byte of an inline value inside the LMDB index (the record's last bytes), keeping the rest of the record. */
 async function damageInlineValue(dir: string, key: string): Promise<void> {
-  const env = openLmdb({ path: join(dir, 'index'), maxDbs: 8 });
-  const values = env.openDB({ name: 'values', encoding: 'binary' });
-  const v = values.getBinary(key);
+  const env = openLmdb({ path: join(dir, 'index'), encoding: 'binary' });
+  const k = ['e', 'default', key] as never;
+  const v = env.getBinary(k);
   if (!v) throw new Error(`${key} has no inline value`);
   const damaged = Buffer.from(v);
-  damaged[damaged.length >> 1] ^= 0x5a;
-  await values.put(key, damaged);
+  damaged[damaged.length - 10] ^= 0x5a;
+  env.putSync(k, damaged);
   await env.close();
 }
 

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'no
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DiskTier, hashFile } from '../../src/index.js';
+import { DiskTier, hashFile, treeHash } from '../../src/index.js';
 import { randomBytes, tempDir } from '../helpers.js';
 
 const key = (i: number) => `${i.toString(16).padStart(2, '0')}${'ab'.repeat(15)}`;
@@ -28,9 +28,11 @@ describe('DiskTier', () => {
 
   it('keeps large values as immutable files under blobs/xx/yy/ with mode 0600 in 0700 dirs', async () => {
     const t = open();
-    await t.put(key(4), randomBytes(100_000, 4));
+    const value = randomBytes(100_000, 4);
+    await t.put(key(4), value);
     const f = (await t.getFile(key(4)))!;
-    expect(f.path).toContain(join('blobs', key(4).slice(0, 2), key(4).slice(2, 4)));
+    const id = treeHash(value); // content-addressed: named by the tree hash of the bytes
+    expect(f.path).toBe(join(t.dir, 'blobs', id.slice(0, 2), id.slice(2, 4), id));
     expect(statSync(f.path).mode & 0o777).toBe(0o600);
     expect(statSync(t.dir).mode & 0o777).toBe(0o700);
     expect(statSync(join(t.dir, 'blobs')).mode & 0o777).toBe(0o700);
@@ -148,6 +150,7 @@ describe('DiskTier', () => {
     const t = open({ maxBytes: 100_000 });
     await t.put(key(14), randomBytes(10_000));
     expect(await t.put(key(15), randomBytes(97_000))).toBe(true);
+    await t.flush(); // a put is acknowledged once queued; the commit (and its eviction) follows
     expect(t.has(key(15))).toBe(true);
     expect(t.has(key(14))).toBe(false);
     expect(t.stats()).toMatchObject({ entries: 1, bytes: 97_000, evictions: 1 });

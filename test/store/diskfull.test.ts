@@ -58,28 +58,16 @@ vi.mock('node:fs/promises', async (importOriginal) => {
 
 // LMDB writes its pages from native code, out of reach of node:fs: a full disk shows up as a
 // failed commit, which is what this injects.
-vi.mock('lmdb', async (importOriginal) => {
-  const lmdb = await importOriginal<typeof import('lmdb')>();
-  const open = ((...args: Parameters<typeof lmdb.open>) => {
-    const root = lmdb.open(...args);
-    const path = String((args[0] as { path?: string }).path ?? args[0]);
-    return new Proxy(root, {
-      get(target, prop) {
-        if (prop === 'transaction' && enospc.full && path.startsWith(enospc.root)) {
-          return () => Promise.reject(Object.assign(new Error('Commit failed: MDB_ENOSPC'), { code: 28 }));
-        }
-        const v = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
-  }) as typeof lmdb.open;
-  return { ...lmdb, open };
+vi.mock('../../src/store/disk/lmdb.js', async (importOriginal) => {
+  const { failingCommits } = await import('../setup/failing-commits.js');
+  return failingCommits(await importOriginal(), (path) => enospc.full && path.startsWith(enospc.root));
 });
 
 type Attempt = { value: unknown; threw: string | null };
 type Observations = {
   seededReadable: boolean[];
   fullInlinePut: Attempt;
+  fullCommit: Attempt;
   fullFilePut: Attempt;
   fullPutFile: Attempt;
   tierStatsDelta: Record<string, number>;
@@ -154,8 +142,9 @@ describe.each([
     expect(obs.seededReadable).toEqual([true, true, true, true]);
   });
 
-  test('an inline put resolves false instead of throwing', () => {
-    expect(obs.fullInlinePut).toEqual({ value: false, threw: null });
+  test('an inline put is acknowledged without throwing, and its commit fails without throwing', () => {
+    expect(obs.fullInlinePut).toEqual({ value: true, threw: null });
+    expect(obs.fullCommit.threw).toBe(null);
   });
 
   test('a file-backed put resolves false instead of throwing', () => {
@@ -166,7 +155,7 @@ describe.each([
     expect(obs.fullPutFile).toEqual({ value: false, threw: null });
   });
 
-  test('each refused put is counted as rejected and as an error', () => {
+  test('each refused put or failed commit is counted as rejected and as an error', () => {
     expect(obs.tierStatsDelta).toMatchObject({ puts: 0, rejected: 3 });
     expect(obs.tierStatsDelta.errors).toBeGreaterThanOrEqual(3);
   });

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline/promises';
 import { Option, type Command } from 'commander';
 import { formatBytes } from '../../format.js';
 import { createProgress, type Progress } from '../../progress.js';
-import { DiskTier, type DiskEntry, type VerifyProblem } from '../../store/disk.js';
+import { DiskTier, type DiskEntry, type VerifyProblem } from '../../store/disk/tier.js';
 import { defaultCacheDir } from '../../paths.js';
 import { parsePositiveInt, parseSize, SIZE_RULE } from '../args.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, formatDate, plural, relativeTime, table, type Output } from '../output.js';
@@ -149,12 +149,14 @@ async function ls(out: Output, opts: LsOptions): Promise<number> {
 
 const PROBLEM_LABELS: Record<VerifyProblem['problem'], string> = {
   checksum: 'checksum mismatch (damaged value)',
-  'missing-file': 'file missing under blobs/',
+  'missing-file': 'file missing under blobs/ or files/',
+  'missing-head': 'file entry without its head under heads/',
   'missing-value': 'inline value missing',
   'bad-record': 'unreadable index record',
   'lru-mismatch': 'LRU index out of step',
   totals: 'totals out of step',
-  'orphan-file': 'file in blobs/ without an entry',
+  refs: 'file reference counts out of step',
+  'orphan-file': 'file without an entry',
   'stale-tmp': 'stale file in tmp/',
 };
 

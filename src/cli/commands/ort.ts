@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatBytes } from '../../format.js';
 import { progressEnabled } from '../../progress.js';
-import { DiskTier, type DiskEntry } from '../../store/disk.js';
+import { DiskTier, type DiskEntry } from '../../store/disk/tier.js';
 import { action, type GlobalOptions } from '../action.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, plural, relativeTime, table, type Output } from '../output.js';
 import { cacheDir } from './cache.js';

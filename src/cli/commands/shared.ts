@@ -6,7 +6,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatBytes } from '../../format.js';
 import { createProgress } from '../../progress.js';
 import { SharedStore, type SharedEntry } from '../../pipeline/shared.js';
-import { AzureBlobTier } from '../../store/azure.js';
+import { AzureBlobTier } from '../../store/azure/tier.js';
 import { action, type GlobalOptions } from '../action.js';
 import { placeInto } from '../place.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, formatDate, plural, relativeTime, table, type Output } from '../output.js';

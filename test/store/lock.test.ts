@@ -1,12 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acquireLock } from '../../src/ort/lock.js';
-import { dirs } from './helpers.js';
+import { acquireLock } from '../../src/store/work.js';
+import { tempDir } from '../helpers.js';
 
-const newDir = dirs('modelcache-lock-');
+const root = tempDir('modelcache-lock-');
+let n = 0;
+const newDir = () => {
+  const d = join(root, `d${n++}`);
+  mkdirSync(d, { recursive: true });
+  return d;
+};
 
 /** A pid that is certainly not running: a child that has exited. */
 function deadPid(): number {

@@ -1,15 +1,83 @@
-// A per-key lock across processes (and hosts sharing a cache directory), so that when several
-// processes start the same model on an empty cache only one of them optimizes it: an O_EXCL lock
-// file holding host, pid, time and a token. Waiters poll with backoff and stop waiting as soon as
-// the entry they wait for exists. A lock whose holder died (same host: its pid is gone; other
-// host: older than `staleMs`) is taken over. Correctness never depends on the lock: publishing an
-// entry is atomic on its own, the lock only saves duplicate work.
+// Work files and locks: the one rule for naming what a process writes before it publishes it,
+// for telling when such a file was left by a writer that is gone, and for the per-key lock that
+// lets one process compute while others wait. Names carry their writer's host and pid
+// (`<host>-<pid>-<hex>`), and only a reader on the same host can tell whether that pid still runs;
+// anything older than a day is stale wherever it came from.
+//
+// A lock is an O_EXCL file holding host, pid, time and a token. Waiters poll with backoff, stop as
+// soon as the awaited entry exists, and never wait longer than their bound. A lock whose holder
+// died (same host: its pid is gone; other host: older than `staleMs`) is taken over. Correctness
+// never depends on a lock: publishing is atomic on its own; the lock only saves duplicate work.
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_LOCK_STALE_MS, DEFAULT_LOCK_WAIT_MS } from '../defaults.js';
 import { logDebug } from '../log.js';
-import { HOST, isPidAlive } from '../proc.js';
 
+/** This host's name, made safe for file names (no '-', '/', spaces). */
+export const HOST = hostname().replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 64) || 'host';
+
+/** Whether a process with this pid exists on this host (EPERM: it exists, owned by someone else). */
+export function isPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A fresh work-file name of this process: `<host>-<pid>-<16 hex><suffix>`. */
+export function workName(suffix = ''): string {
+  return `${HOST}-${process.pid}-${randomBytes(8).toString('hex')}${suffix}`;
+}
+
+/** The writer named by a work-file name, if it is one. */
+export function workOwner(name: string): { host: string; pid: number } | undefined {
+  const m = /^(.*)-(\d+)-[0-9a-f]+/.exec(name);
+  return m ? { host: m[1], pid: Number(m[2]) } : undefined;
+}
+
+/**
+ * Whether `dir/name`, a work file or folder, was left by a writer that is gone: one of this host
+ * whose pid is dead, or anything older than `maxAgeMs` (a writer on another host sharing the
+ * directory, a reused pid). A file already gone is not stale.
+ */
+export function isStaleWork(dir: string, name: string, maxAgeMs: number): boolean {
+  try {
+    if (Date.now() - statSync(join(dir, name)).mtimeMs > maxAgeMs) return true;
+  } catch {
+    return false;
+  }
+  const owner = workOwner(name);
+  return owner !== undefined && owner.host === HOST && owner.pid !== process.pid && !isPidAlive(owner.pid);
+}
+
+/** Removes the stale work files and folders of `dir`; returns their names. */
+export function cleanStaleWork(dir: string, maxAgeMs: number): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (!isStaleWork(dir, name, maxAgeMs)) continue;
+    try {
+      rmSync(join(dir, name), { force: true, recursive: true });
+      removed.push(name);
+      logDebug(`removed stale work file ${join(dir, name)}`);
+    } catch {
+      /* raced with another cleaner */
+    }
+  }
+  return removed;
+}
+
+// ---------------------------------------------------------------------------------------- locks
 
 /** The content of a lock file. */
 interface Holder {
@@ -19,6 +87,7 @@ interface Holder {
   token: string;
 }
 
+/** Options of {@link acquireLock}. */
 export interface LockOptions {
   /** Stop waiting (resolve with `ready: true`) once this returns true. Checked on every poll. */
   ready?: () => boolean | Promise<boolean>;
@@ -37,7 +106,9 @@ export interface HeldLock {
   release(): void;
 }
 
+/** How {@link acquireLock} ended. */
 export interface LockResult {
+  /** The lock, when it was taken. */
   lock?: HeldLock;
   /** `ready()` became true while waiting (the lock was not taken). */
   ready: boolean;
@@ -129,12 +200,13 @@ function removeStale(path: string, expected: Holder | undefined): boolean {
 
 /**
  * Takes the lock at `path`, waiting while a live holder has it. Resolves with the lock; or without
- * it when `ready()` turned true (the awaited work is done) or `maxWaitMs` passed.
+ * it when `ready()` turned true (the awaited work is done) or `maxWaitMs` passed (the caller then
+ * proceeds without it: a wait is always bounded).
  */
 export async function acquireLock(path: string, options: LockOptions = {}): Promise<LockResult> {
   const o = {
-    maxWaitMs: options.maxWaitMs ?? 600_000,
-    staleMs: options.staleMs ?? 600_000,
+    maxWaitMs: options.maxWaitMs ?? DEFAULT_LOCK_WAIT_MS,
+    staleMs: options.staleMs ?? DEFAULT_LOCK_STALE_MS,
     unreadableStaleMs: options.unreadableStaleMs ?? 5_000,
   };
   const start = performance.now();
@@ -148,12 +220,13 @@ export async function acquireLock(path: string, options: LockOptions = {}): Prom
     if (s.stale) {
       if (removeStale(path, s.holder)) {
         recovered = true;
-        logDebug(`ort: took over stale lock ${path} (holder ${s.holder ? `${s.holder.host}:${s.holder.pid}` : 'unreadable'})`);
+        logDebug(`took over stale lock ${path} (holder ${s.holder ? `${s.holder.host}:${s.holder.pid}` : 'unreadable'})`);
       }
       continue;
     }
-    if (performance.now() - start > o.maxWaitMs) return { ready: false, waitedMs: performance.now() - start, recovered };
-    await sleep(delay);
+    const waited = performance.now() - start;
+    if (waited >= o.maxWaitMs) return { ready: false, waitedMs: waited, recovered };
+    await sleep(Math.min(delay, o.maxWaitMs - waited));
     delay = Math.min(250, delay * 1.5);
   }
 }

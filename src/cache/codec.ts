@@ -1,0 +1,94 @@
+// How a Cache turns raw values into what encoded tiers store and back: a codec frame (compression
+// with the byte-shuffle filter), then the cipher. Small values are handled on this thread (no
+// promise per entry on the hit path); large ones and callback ciphers off it.
+import { checkCipher, decrypt, decryptAsync, encrypt, encryptAsync, type Cipher } from '../cipher.js';
+import { compress, compressAsync, decompress, decompressAsync, type Codec } from '../codec.js';
+import { checkInteger, checkOptionNames, invalidType } from '../errors.js';
+
+/** How values are compressed before they reach an encoded tier. */
+export interface CompressionOptions {
+  codec?: Codec;
+  level?: number;
+  /** Default element size for the byte-shuffle filter (per put, `elementSize` overrides). */
+  elementSize?: number;
+}
+
+const ASYNC_THRESHOLD = 1 << 20;
+
+export class ValueCodec {
+  readonly codec: Codec;
+  readonly level: number | undefined;
+  readonly elementSize: number;
+  readonly cipher: Cipher | undefined;
+
+  constructor(compression: Codec | CompressionOptions | false | undefined, encryption: unknown) {
+    const c = parseCompression(compression);
+    this.codec = c.codec;
+    this.level = c.level;
+    this.elementSize = c.elementSize;
+    this.cipher = encryption === undefined ? undefined : checkCipher('options.encryption', encryption);
+  }
+
+  #options(elementSize: number) {
+    return { codec: this.codec, elementSize, ...(this.level !== undefined ? { level: this.level } : {}) };
+  }
+
+  /** Whether the cipher is the caller's callbacks (which may be asynchronous). */
+  get callbackCipher(): boolean {
+    return this.cipher !== undefined && 'encrypt' in this.cipher;
+  }
+
+  /** Encodes on this thread when the value is small and the cipher built in; else off it. */
+  encode(raw: Uint8Array, elementSize: number): Buffer | Promise<Buffer> {
+    if (raw.byteLength < ASYNC_THRESHOLD && !this.callbackCipher) return this.encodeSync(raw, elementSize);
+    return this.#encodeAsync(raw, elementSize);
+  }
+
+  async #encodeAsync(raw: Uint8Array, elementSize: number): Promise<Buffer> {
+    const opts = this.#options(elementSize);
+    const frame = raw.byteLength >= ASYNC_THRESHOLD ? await compressAsync(raw, opts) : compress(raw, opts);
+    return this.cipher ? encryptAsync(frame, this.cipher) : frame;
+  }
+
+  /** Encodes on this thread (built-in ciphers only: callbacks may be asynchronous). */
+  encodeSync(raw: Uint8Array, elementSize: number): Buffer {
+    const frame = compress(raw, this.#options(elementSize));
+    return this.cipher ? encrypt(frame, this.cipher) : frame;
+  }
+
+  /** Small frames without callback encryption decode on this thread: no promise per entry. */
+  decodesSync(stored: Buffer): boolean {
+    return stored.byteLength < ASYNC_THRESHOLD && !this.callbackCipher;
+  }
+
+  decodeSync(stored: Buffer): Buffer {
+    return decompress(this.cipher ? decrypt(stored, this.cipher) : stored);
+  }
+
+  async decode(stored: Buffer): Promise<Buffer> {
+    const big = stored.byteLength >= ASYNC_THRESHOLD;
+    let frame = stored;
+    if (this.cipher) frame = big || this.callbackCipher ? await decryptAsync(stored, this.cipher) : decrypt(stored, this.cipher);
+    return big ? decompressAsync(frame) : decompress(frame);
+  }
+}
+
+const COMPRESSION_RULE = "'zstd', 'lz4', 'none', false or { codec, level, elementSize }";
+
+export function parseCompression(c: unknown): { codec: Codec; level?: number; elementSize: number } {
+  if (c === undefined) return { codec: 'zstd', level: 3, elementSize: 1 };
+  if (c === false) return { codec: 'none', elementSize: 1 };
+  if (typeof c === 'string') {
+    if (c !== 'zstd' && c !== 'lz4' && c !== 'none') throw invalidType('options.compression', COMPRESSION_RULE, c);
+    return { codec: c, elementSize: 1 };
+  }
+  if (c === null || typeof c !== 'object') throw invalidType('options.compression', COMPRESSION_RULE, c);
+  checkOptionNames('options.compression', c, ['codec', 'level', 'elementSize']);
+  const o = c as CompressionOptions;
+  const codec = o.codec ?? 'zstd';
+  if (codec !== 'zstd' && codec !== 'lz4' && codec !== 'none') throw invalidType('options.compression.codec', "'zstd', 'lz4' or 'none'", codec);
+  // Validate the level once, here, with the same rules compress() applies.
+  compress(Buffer.alloc(0), { codec, ...(o.level !== undefined ? { level: o.level } : {}) });
+  const elementSize = o.elementSize === undefined ? 1 : checkInteger('options.compression.elementSize', o.elementSize, 1, 255);
+  return { codec, ...(o.level !== undefined ? { level: o.level } : {}), elementSize };
+}

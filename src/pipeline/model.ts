@@ -84,26 +84,31 @@ export function contentId(kind: 'file' | 'dir', files: readonly ModelFile[], mai
 const MAX_ONNX_BYTES = 2 ** 31;
 
 /**
- * The external data files an `.onnx` file names, relative to its folder ('/'-separated), each
- * inside that folder and present. Other files, and files that do not parse as ONNX, name none.
+ * The external data files that the ONNX model `bytes` (read from `file`) names, relative to its
+ * folder ('/'-separated): each must be a file inside that folder.
  */
-export async function externalDataOf(file: string, size: number): Promise<string[]> {
-  if (!/\.onnx$/i.test(file) || size >= MAX_ONNX_BYTES) return [];
-  let locations: string[];
-  try {
-    locations = externalLocations(await readFile(file));
-  } catch {
-    return []; // not ONNX that we can read: its bytes are all it is
-  }
+export async function externalFiles(file: string, bytes: Uint8Array): Promise<string[]> {
   const dir = dirname(file);
   const out: string[] = [];
-  for (const location of locations) {
+  for (const location of externalLocations(bytes)) {
     const path = externalPath(dir, location); // refuses a location that leaves the folder
     const st = await stat(path).catch(() => undefined);
     if (!st?.isFile()) throw new CacheError('ERR_BAD_INPUT', `model ${file} names external data ${JSON.stringify(location)}, which is not a file beside it (${path})`);
     out.push(relative(dir, path).split(sep).join('/'));
   }
   return out;
+}
+
+/** The external data files an `.onnx` file names (see {@link externalFiles}); other files, and files that do not parse as ONNX, name none. */
+async function externalDataOf(file: string, size: number): Promise<string[]> {
+  if (!/\.onnx$/i.test(file) || size >= MAX_ONNX_BYTES) return [];
+  const bytes = await readFile(file);
+  try {
+    externalLocations(bytes);
+  } catch {
+    return []; // not ONNX that we can read: its bytes are all it is
+  }
+  return externalFiles(file, bytes);
 }
 
 async function hashed(root: string, rel: string): Promise<ModelFile> {

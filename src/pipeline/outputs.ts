@@ -53,13 +53,13 @@ export class OutputStore {
     return this.#s.update;
   }
 
-  #found(entry: CacheFileEntry, cache: Cache): FoundOutput | undefined {
+  async #found(entry: CacheFileEntry, cache: Cache): Promise<FoundOutput | undefined> {
     let manifest: OutputManifest;
     try {
       manifest = parseOutput(entry);
     } catch (err) {
       warn('ERR_CORRUPT', `${(err as Error).message}; withdrawn`);
-      void this.#withdraw(entry.key, entry.location, cache);
+      await this.#withdraw(entry.key, entry.location, cache);
       return undefined;
     }
     const descriptionBytes = entry.location === 'shared' ? Buffer.byteLength(JSON.stringify({ meta: entry.meta, files: entry.files })) : 0;
@@ -74,11 +74,11 @@ export class OutputStore {
     const { cache, readOnly } = this.#s;
     const withShared = shared && this.#s.shared !== undefined;
     const own = await cache.getFiles(id, { namespace: OUTPUTS, download: false, verify: false, shared: withShared && readOnly.length === 0 });
-    const found = own && this.#found(own, cache);
+    const found = own && (await this.#found(own, cache));
     if (found || own?.location === 'shared') return found;
     for (const c of readOnly) {
       const e = await c.getFiles(id, { namespace: OUTPUTS, download: false, verify: false });
-      const f = e && this.#found(e, c);
+      const f = e && (await this.#found(e, c));
       if (f) return f;
     }
     // Asked last when there are other places to look, or when a local copy was unusable.

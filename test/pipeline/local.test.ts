@@ -2,7 +2,7 @@ import { chmodSync, readFileSync, writeFileSync, mkdirSync, readdirSync, existsS
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Cache, hashFile } from '../../src/index.js';
+import { Cache, hashFile, tensorCache } from '../../src/index.js';
 import { PassError, Pipeline, modelId } from '../../src/pipeline/index.js';
 import { tempDir } from '../helpers.js';
 import { captureWarnings } from '../setup/use-azurite.js';
@@ -69,6 +69,45 @@ describe('Pipeline (local cache)', () => {
     expect(readFileSync(await a.path(), 'utf8')).toBe(`${'a'.repeat(200)}+a`);
     expect(calls.n).toBe(3);
     await p.close();
+  });
+
+  it('shares one byte limit and one LRU with tensor results in the same directory', async () => {
+    const cache = new Cache({ dir: fresh(), maxMemoryBytes: 0, maxDiskBytes: 120_000, compression: false });
+    const rows = (v: number) => ({ type: 'float32', dims: [1, 12_500], data: new Float32Array(12_500).fill(v) }); // 50 KB
+    const identity = tensorCache({ cache })(async (x: ReturnType<typeof rows>) => x);
+    const byNamespace = async () => {
+      const out: Record<string, number> = {};
+      for await (const e of cache.entries()) {
+        const ns = e.namespace.startsWith('tensor.') ? 'tensor' : e.namespace;
+        out[ns] = (out[ns] ?? 0) + 1;
+      }
+      return out;
+    };
+    await identity(rows(1));
+    const p = new Pipeline({ cache }).add(appendPass('+a'));
+    const first = await p.run(input('x'.repeat(50_000)));
+    await identity(rows(2)); // past the limit: the oldest entry, a tensor row, goes
+    await cache.flush();
+    expect(await byNamespace()).toMatchObject({ tensor: 1, 'pipeline.output': 1 });
+    await p.run(input('y'.repeat(50_000))); // past it again: now the oldest is the first output
+    await cache.flush();
+    expect(await byNamespace()).toMatchObject({ tensor: 1, 'pipeline.output': 1 });
+    expect(await cache.has(first.id, { namespace: 'pipeline.output' })).toBe(false);
+    await p.close();
+    await cache.close();
+  });
+
+  it('uses a Cache it is given without closing it, and refuses one it cannot store files in', async () => {
+    const cache = new Cache({ dir: fresh(), maxMemoryBytes: 0 });
+    const p = new Pipeline({ cache }).add(appendPass('+a'));
+    const r = await p.run(input());
+    await p.close();
+    expect((await cache.getFiles(r.id, { namespace: 'pipeline.output' }))?.location).toBe('local');
+    await cache.close();
+    expect(() => new Pipeline({ cache: new Cache({ dir: false }) })).toThrow(/a Cache with a disk tier/);
+    const key = Buffer.alloc(32, 7);
+    expect(() => new Pipeline({ cache: new Cache({ dir: fresh(), encryption: { algorithm: 'aes-256-gcm', key } }) })).toThrow(/a Cache without encryption/);
+    expect(() => new Pipeline({ cache: new Cache({ dir: fresh() }), maxLocalBytes: 10 })).toThrow(/options\.maxLocalBytes/);
   });
 
   it('modelcache pipeline prune evicts outputs down to --max-bytes and leaves other entries', async () => {

@@ -2,7 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cache } from '../../src/index.js';
 import { AzureBlobTier, Pipeline } from '../../src/pipeline/index.js';
+import { publishRaw } from './hostile.js';
 import { freePort } from '../setup/azurite.mjs';
 import { captureWarnings, useAzurite } from '../setup/use-azurite.js';
 import { tempDir } from '../helpers.js';
@@ -199,6 +201,77 @@ describe('Pipeline with a shared store', () => {
     } finally {
       w.restore();
     }
+  });
+
+  it('withdraws a shared output whose files cannot be one folder everywhere (A.txt and a.txt), computes it here and publishes a good one', async () => {
+    const c = newContainer();
+    const tier = new AzureBlobTier({ connectionString: azurite().connectionString, containerName: c, ...fast });
+    const probe = build({ dir: fresh() }, ['+a']); // local only: the id the output has
+    const id = (await probe.run(src)).id;
+    await probe.close();
+    await publishRaw(tier, root, id, [{ path: 'A.txt', content: 'x' }, { path: 'a.txt', content: 'y' }]);
+    const w = captureWarnings();
+    try {
+      const p = build({ dir: fresh(), sharedTier: tier }, ['+a']);
+      const r = await p.run(src);
+      expect(r.passes[0].status).toBe('computed');
+      expect(readFileSync(await r.path(), 'utf8')).toBe('m0+a');
+      expect(r.stats.published).toBe(1);
+      expect(w.messages.join('\n')).toMatch(/"A\.txt" and "a\.txt" differ only in case.*withdrawn/);
+      await p.close();
+    } finally {
+      w.restore();
+    }
+    const q = build({ dir: fresh(), sharedTier: tier }, ['+a']);
+    const rq = await q.run(src);
+    expect(rq.passes[0].status).toBe('shared');
+    expect(readFileSync(await rq.path(), 'utf8')).toBe('m0+a');
+    await q.close();
+  });
+
+  it('a read-only pipeline leaves an unusable shared output in place and computes it here', async () => {
+    const c = newContainer();
+    const tier = new AzureBlobTier({ connectionString: azurite().connectionString, containerName: c, ...fast });
+    const probe = build({ dir: fresh() }, ['+a']);
+    const id = (await probe.run(src)).id;
+    await probe.close();
+    await publishRaw(tier, root, id, [{ path: 'A.txt', content: 'x' }, { path: 'a.txt', content: 'y' }]);
+    const w = captureWarnings();
+    try {
+      const p = build({ dir: fresh(), sharedTier: tier, updateSharedCache: false }, ['+a']);
+      expect((await p.run(src)).passes[0].status).toBe('computed');
+      await p.close();
+    } finally {
+      w.restore();
+    }
+    expect(await tier.lookupFiles(id, 'pipeline.output')).toBeDefined();
+  });
+
+  it('a producer refuses an output whose files cannot be one folder everywhere: the pass fails, nothing is stored or shared', async () => {
+    const c = newContainer();
+    const p = new Pipeline({ cache: { dir: [fresh(), urlOf(c)], sharedOptions: fast } });
+    p.add({ type: 'Cased', run: (_i, _c, ctx) => {
+      writeFileSync(ctx.outputPath('A.txt'), 'x');
+      writeFileSync(ctx.outputPath('a.txt'), 'y');
+    } });
+    await expect(p.run(src)).rejects.toThrow(/pass Cased failed: pass Cased wrote files that cannot be stored and shared: "A\.txt" and "a\.txt" differ only in case/);
+    expect(await blobNames(c)).toEqual([]);
+    expect((await p.runs()).map((r) => r.status)).toEqual(['failed']);
+    await p.close();
+  });
+
+  it('stores and shares through a Cache with a shared tier', async () => {
+    const c = newContainer();
+    const tier = new AzureBlobTier({ connectionString: azurite().connectionString, containerName: c, ...fast });
+    const cache = new Cache({ dir: fresh(), shared: tier });
+    const p = new Pipeline({ cache }).add(appendPass('+a'));
+    const r = await p.run(src);
+    expect(r.stats.published).toBe(1);
+    await p.close();
+    await cache.close();
+    const other = build({ dir: fresh(), shared: new AzureBlobTier({ connectionString: azurite().connectionString, containerName: c, ...fast }) }, ['+a']);
+    expect((await other.run(src)).passes[0].status).toBe('shared');
+    await other.close();
   });
 
   it('shares evaluations: another machine gets the metrics without downloading the model', async () => {

@@ -49,9 +49,12 @@ export function configError(field: string, problem: string): TypeError & { field
   return err;
 }
 
-/** `config` (default `{}`) checked against `schema`; errors name `name` and the field. */
+/**
+ * `config` (default `{}`) checked against `schema`; errors name `name` and the field. A member
+ * that is `undefined` is left out: it takes its default, as in every pass.
+ */
 function checkConfig(schema: Schema, config: unknown, name: string): object {
-  const given = config ?? {};
+  const given = config !== null && typeof config === 'object' && !Array.isArray(config) ? Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)) : (config ?? {});
   const problem = checkSchema(given, schema, name);
   if (problem) throw configError(problem.path, problem.message);
   return given as object;

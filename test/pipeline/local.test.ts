@@ -1,5 +1,5 @@
 import { chmodSync, readFileSync, writeFileSync, mkdirSync, readdirSync, existsSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Cache, hashFile, tensorCache } from '../../src/index.js';
@@ -333,6 +333,24 @@ describe('Pipeline (local cache)', () => {
     expect(calls.n).toBe(1);
     expect(new Set(await Promise.all(rs.map((r) => r.path()))).size).toBe(1);
     await p.close();
+  });
+
+  it('runs a pass once when two processes need its output from the same directory at the same time', async () => {
+    const dir = fresh();
+    const log = join(root, `runs-${n++}.log`);
+    writeFileSync(log, '');
+    const worker = join(import.meta.dirname, '../fixtures/pipeline-lock.mjs');
+    const args = JSON.stringify({ dir, model: input(), log });
+    const spawnOne = () => new Promise<{ status: string; text: string }>((done, fail) => {
+      const child = spawn(process.execPath, [worker, args], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.on('exit', (code) => (code === 0 ? done(JSON.parse(out.trim().split('\n').pop()!)) : fail(new Error(`worker exited ${code}`))));
+    });
+    const results = await Promise.all([spawnOne(), spawnOne()]);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(results.map((r) => r.status).sort()).toEqual(['computed', 'local']);
+    expect(results.map((r) => r.text)).toEqual(['m0+slow', 'm0+slow']);
   });
 
   it('refuses a config holding a function when the pass is added, saying how to declare it', () => {

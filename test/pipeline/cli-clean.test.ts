@@ -79,6 +79,8 @@ describe('modelcache pipeline clear', () => {
     const stats = cli('stats', '--dir', dir);
     expect(stats.code, stats.stderr).toBe(0);
     expect(stats.stderr).not.toContain('no cache at');
+    const verify = cli('verify', '--dir', dir);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0); // clean runs leave a healthy directory
     expect(cli('pipeline', 'clear', '--dir', join(root, 'not-a-cache')).stderr).toContain('no cache at');
   });
 });

@@ -229,6 +229,37 @@ describe('Pipeline with a shared store', () => {
     await q.close();
   });
 
+  it('withdraws a shared output whose files cannot be written here (EEXIST), computes it and publishes its own', async () => {
+    const c = newContainer();
+    const a = build({ dir: [fresh(), urlOf(c)] }, ['+a']);
+    const id = (await a.run(src)).id;
+    await a.close();
+    const tier = new AzureBlobTier({ connectionString: azurite().connectionString, containerName: c, ...fast });
+    let tries = 0;
+    const failing = new Proxy(tier, {
+      get(t, k) {
+        if (k === 'downloadFiles') return async () => ((tries++, Promise.reject(Object.assign(new Error('EEXIST: file already exists, mkdir'), { code: 'EEXIST' }))));
+        const v = Reflect.get(t, k, t) as unknown;
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    });
+    const w = captureWarnings();
+    try {
+      const b = build({ dir: fresh(), shared: failing }, ['+a']);
+      const rb = await b.run(src);
+      expect(rb.passes[0].status).toBe('shared'); // found; its files are not needed yet
+      expect(readFileSync(await rb.path(), 'utf8')).toBe('m0+a');
+      expect(rb.passes[0].status).toBe('computed');
+      expect(tries).toBe(1);
+      expect(w.messages.join('\n')).toMatch(new RegExp(`shared pipeline output ${id} cannot be materialized \\(EEXIST.*withdrawn`));
+      await b.close();
+      expect(rb.stats).toMatchObject({ damaged: 1, published: 1 });
+    } finally {
+      w.restore();
+    }
+    expect((await tier.lookupFiles(id, 'pipeline.output'))?.meta).toMatchObject({ run: { host: expect.any(String) } });
+  });
+
   it('a read-only pipeline leaves an unusable shared output in place and computes it here', async () => {
     const c = newContainer();
     const tier = new AzureBlobTier({ connectionString: azurite().connectionString, containerName: c, ...fast });

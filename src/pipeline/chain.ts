@@ -61,6 +61,8 @@ export class ChainRunner {
   readonly #d: RunnerDeps;
   /** Computations running in this process, by output id. */
   readonly #computing = new Map<string, Promise<Materialized>>();
+  /** Work folders of outputs the cache refused, in use until the pipeline closes. */
+  readonly #uncached = new Set<string>();
 
   constructor(deps: RunnerDeps) {
     this.#d = deps;
@@ -243,12 +245,19 @@ export class ChainRunner {
     await d.records.putRun(record);
     const { view, stored } = await d.outputs.store(manifest, collected.content, collected.root, true);
     if (stored) await rm(work, { recursive: true, force: true });
+    else this.#uncached.add(work);
     step.report.status = 'computed';
     step.report.durationMs = record.durationMs;
     d.count(chain, 'computed');
     d.emit({ type: 'pass-end', pass: pass.name, outputId: step.outputId, status: 'ok', durationMs: record.durationMs });
     if (stored && step.shareable && d.outputs.publishing) this.#publish(chain, step, manifest);
     return view;
+  }
+
+  /** Removes the files of outputs used uncached (the pipeline is closing: no result reads them again). */
+  async dispose(): Promise<void> {
+    for (const work of this.#uncached) await rm(work, { recursive: true, force: true });
+    this.#uncached.clear();
   }
 
   /** Uploads an output in the background; the run waits for it before resolving. */

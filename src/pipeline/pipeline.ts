@@ -269,6 +269,7 @@ export class Pipeline {
     if (this.#closed) return;
     await this.flush();
     this.#closed = true;
+    await this.#runner.dispose();
     if (this.#storage.owned) await this.#storage.cache.close();
     for (const c of this.#storage.readOnly) await c.close();
   }

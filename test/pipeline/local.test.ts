@@ -59,6 +59,23 @@ describe('Pipeline (local cache)', () => {
     expect(await storedOutputs(dir)).toEqual([b.id]);
   });
 
+  it('uses an output larger than the whole limit uncached, with a warning, and finishes the run', async () => {
+    const w = captureWarnings();
+    try {
+      const dir = fresh();
+      const p = new Pipeline({ cache: dir, maxLocalBytes: 100 }).add(appendPass('+a')).add(appendPass('+b'));
+      const r = await p.run(input('x'.repeat(1000)));
+      expect(readFileSync(await r.path(), 'utf8')).toBe(`${'x'.repeat(1000)}+a+b`);
+      expect(w.messages.join('\n')).toMatch(/could not be stored .*; using it uncached/);
+      const path = await r.path();
+      await p.close();
+      expect(await storedOutputs(dir)).toEqual([]);
+      expect(existsSync(path)).toBe(false); // its files go when the pipeline closes
+    } finally {
+      w.restore();
+    }
+  });
+
   it('gives the model of a result whose output was evicted since: computed again when asked for', async () => {
     const calls = { n: 0 };
     const p = new Pipeline({ cache: fresh(), maxLocalBytes: 250 }).add(appendPass('+a', calls));

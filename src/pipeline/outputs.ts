@@ -58,8 +58,8 @@ export class OutputStore {
     try {
       manifest = parseOutput(entry);
     } catch (err) {
-      warn('ERR_CORRUPT', `${(err as Error).message}; withdrawn`);
-      await this.#withdraw(entry.key, entry.location, cache);
+      const withdrawn = await this.#withdraw(entry.key, entry.location, cache);
+      warn('ERR_CORRUPT', `${(err as Error).message}; ${withdrawn ? 'withdrawn' : 'not used'}`);
       return undefined;
     }
     const descriptionBytes = entry.location === 'shared' ? Buffer.byteLength(JSON.stringify({ meta: entry.meta, files: entry.files })) : 0;
@@ -108,8 +108,8 @@ export class OutputStore {
       local = await found.entry.fetch(onProgress ? { onProgress } : {});
     } catch (err) {
       // Files that cannot be written as one folder here (EEXIST, ENOTDIR...): never serve it again.
-      warn('ERR_CORRUPT', `shared pipeline output ${m.id} cannot be materialized (${(err as Error).message}); withdrawn`);
-      await this.#withdraw(m.id, 'shared', cache);
+      const withdrawn = await this.#withdraw(m.id, 'shared', cache);
+      warn('ERR_CORRUPT', `shared pipeline output ${m.id} cannot be materialized (${(err as Error).message}); ${withdrawn ? 'withdrawn' : 'not used'}`);
       return { failed: 'damaged' };
     }
     if (local) return { view: viewOf(local, m), downloaded: { bytes: m.size, files: m.files.length } };
@@ -117,12 +117,14 @@ export class OutputStore {
     return { failed: (await this.lookupShared(m.id)) ? 'unavailable' : 'damaged' };
   }
 
-  async #withdraw(id: string, where: 'local' | 'shared', cache: Cache): Promise<void> {
-    if (cache !== this.#s.cache || (where === 'shared' && !this.#s.update)) return; // read-only
+  /** Deletes an unusable entry where it was found, unless that is read-only; whether it did. */
+  async #withdraw(id: string, where: 'local' | 'shared', cache: Cache): Promise<boolean> {
+    if (cache !== this.#s.cache || (where === 'shared' && !this.#s.update)) return false;
     try {
-      await cache.delete(id, { namespace: OUTPUTS, shared: where === 'shared' });
+      return await cache.delete(id, { namespace: OUTPUTS, shared: where === 'shared' });
     } catch (err) {
       warn('ERR_TIER', `pipeline output ${id} could not be withdrawn (${(err as Error).message})`);
+      return false;
     }
   }
 

@@ -271,6 +271,7 @@ describe('Pipeline with a shared store', () => {
     try {
       const p = build({ dir: fresh(), sharedTier: tier, updateSharedCache: false }, ['+a']);
       expect((await p.run(src)).passes[0].status).toBe('computed');
+      expect(w.messages.join('\n')).toMatch(/differ only in case.*; not used/);
       await p.close();
     } finally {
       w.restore();

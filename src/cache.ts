@@ -24,6 +24,8 @@ export type { CompressionOptions, CacheOptions, CacheFileEntry, ComputeFiles, Ge
 export interface CacheReadOptions {
   /** The entry's namespace. Default 'default'. */
   namespace?: string;
+  /** `false`: this call skips the shared tier (reads only local tiers; writes and deletes stay local). Default true. */
+  shared?: boolean;
 }
 
 /** Options of {@link Cache.getMany}. */
@@ -37,6 +39,8 @@ export interface CacheGetManyOptions extends CacheReadOptions {
 
 /** Per-call options of {@link Cache.put}. */
 export interface CachePutOptions extends PutMeta {
+  /** `false`: the value stays in the local tiers (never uploaded). Default true. */
+  shared?: boolean;
   /** Byte-shuffle element size for this value (4 for float32 tensors). */
   elementSize?: number;
 }
@@ -88,6 +92,11 @@ export class Cache {
       tiers: this.tiers, local: this.#local, cipher: this.#codec.cipher, track: (p) => this.#track(p),
       counted: (ns, hit) => this.#counted(ns, hit ? 1 : 0, hit ? 0 : 1),
     });
+  }
+
+  /** Whether values and file entries are encrypted in the encoded tiers (file entries then hold ciphertext: read them with `read()`). */
+  get encrypted(): boolean {
+    return this.#codec.cipher !== undefined;
   }
 
   /** The disk tier, if this cache has one (for callers that need its own API, such as `modelcache/ort`). */
@@ -161,6 +170,7 @@ export class Cache {
     let pending: number[] = keys.map((_, i) => i);
     for (let t = 0; t < this.tiers.length && pending.length > 0; t++) {
       const tier = this.tiers[t];
+      if (tier.shared && options.shared === false) continue;
       let stored: (Buffer | undefined)[];
       try {
         const ks = pending.length === keys.length ? keys : pending.map((i) => keys[i]);
@@ -238,6 +248,7 @@ export class Cache {
     this.#stats.puts++;
     const work: Promise<unknown>[] = [];
     for (const tier of this.tiers) {
+      if (tier.shared && options.shared === false) continue;
       try {
         if (!tier.encoded) {
           const r = tier.put(key, raw, meta);
@@ -262,7 +273,7 @@ export class Cache {
     checkKey(key);
     if (typeof compute !== 'function') throw invalidType('compute', 'function', compute);
     const ns = options.namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(options.namespace, 'options.namespace');
-    const read = { namespace: ns };
+    const read = { namespace: ns, ...(options.shared === false ? { shared: false } : {}) };
     const hit = await this.get(key, read);
     if (hit) return hit;
     const id = `${ns}\0${key}`;
@@ -285,6 +296,7 @@ export class Cache {
     this.#assertOpen();
     const ns = options.namespace ?? DEFAULT_NAMESPACE;
     for (const tier of this.tiers) {
+      if (tier.shared && options.shared === false) continue;
       try {
         if (await tier.has(key, ns)) return true;
       } catch (err) {
@@ -300,6 +312,7 @@ export class Cache {
     const ns = options.namespace ?? DEFAULT_NAMESPACE;
     let any = false;
     for (const tier of this.tiers) {
+      if (tier.shared && options.shared === false) continue;
       try {
         any = (await tier.delete(key, ns)) || any;
       } catch (err) {
@@ -317,7 +330,7 @@ export class Cache {
    * Resolves true once the disk tier holds it in its write queue; a shared tier gets it in the
    * background (files first, manifest last).
    */
-  putFiles(key: string, files: readonly FileSource[], options: PutMeta = {}): Promise<boolean> {
+  putFiles(key: string, files: readonly FileSource[], options: PutMeta & { shared?: boolean } = {}): Promise<boolean> {
     this.#assertOpen();
     return this.#files.put(key, files, options);
   }
@@ -353,9 +366,10 @@ export class Cache {
     return countNamespace(this.tiers, checkNamespace(namespace));
   }
 
-  /** The entries of `namespace` (every namespace when omitted) in every tier, with the tier's name. */
-  entries(namespace?: string): AsyncGenerator<EntryInfo & { tier: string }> {
-    return listNamespace(this.tiers, namespace === undefined ? undefined : checkNamespace(namespace));
+  /** The entries of `namespace` (every namespace when omitted) in every tier (local ones only with `shared: false`), with the tier's name. */
+  entries(namespace?: string, options: { shared?: boolean } = {}): AsyncGenerator<EntryInfo & { tier: string }> {
+    const tiers = options.shared === false ? this.tiers.filter((t) => !t.shared) : this.tiers;
+    return listNamespace(tiers, namespace === undefined ? undefined : checkNamespace(namespace));
   }
 
   /**

@@ -22,6 +22,8 @@ export interface GetFilesOptions {
   download?: boolean;
   /** Progress of a download: bytes so far and the total. */
   onProgress?: ProgressCallback;
+  /** `false`: only the local tiers are asked. Default true. */
+  shared?: boolean;
 }
 
 /** What `Cache.getOrComputeFiles` runs on a miss: writes files into `dir`, or returns them. */
@@ -63,7 +65,7 @@ export class FileEntries {
     return t;
   }
 
-  async put(key: string, files: readonly FileSource[], options: PutMeta): Promise<boolean> {
+  async put(key: string, files: readonly FileSource[], options: PutMeta & { shared?: boolean }): Promise<boolean> {
     checkKey(key);
     const ns = options.namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(options.namespace, 'options.namespace');
     let sources = checkSources(files);
@@ -77,7 +79,7 @@ export class FileEntries {
     const ok = await local.putFiles!(key, sources, meta);
     // Moved in as ciphertext: the caller's plaintext work files go once the entry is stored.
     if (ok && cipher) await Promise.all(files.map((s) => ('path' in s && s.move ? unlink(s.path).catch(() => {}) : undefined)));
-    if (ok) for (const t of this.#d.tiers) if (t.shared && t.uploadFiles) this.#d.track(this.#upload(t, local, key, ns));
+    if (ok && options.shared !== false) for (const t of this.#d.tiers) if (t.shared && t.uploadFiles) this.#d.track(this.#upload(t, local, key, ns));
     return ok;
   }
 
@@ -98,7 +100,7 @@ export class FileEntries {
       }
     }
     for (const t of this.#d.tiers) {
-      if (!t.shared || !t.lookupFiles) continue;
+      if (!t.shared || !t.lookupFiles || options.shared === false) continue;
       const info = await t.lookupFiles(key, ns);
       if (!info) continue;
       const remote = this.#handle(info, t);

@@ -1,43 +1,27 @@
 // What pipeline ids are computed from: a pass's canonical config (with its defaults applied), the
 // input model, the accelerator unless the pass is agnostic of it, and evaluations with their
-// accelerator. Config values without a portable encoding (functions, class instances, symbols)
-// still give a stable local key, but turn sharing off; the first one is named by path.
+// accelerator. A config holds plain data: a function, a symbol or a circular reference cannot be
+// keyed (a closure's captured state is invisible to any hash) and is a TypeError naming its path.
+// A class instance is merely unportable: keyed here by its class's code and own fields, it keeps
+// the pass's outputs (and those after it) on this machine, never shared.
 import { invalidType } from '../errors.js';
 import { hash } from '../hash.js';
 import { describeValue } from '../keycopy.js';
-import { codeDigest, encodeKey, Opaque, type Unportable } from '../keys.js';
+import { codeDigest, encodeKey, Opaque, unportableError } from '../keys.js';
 
 /** A config in canonical form. */
 export interface CanonicalConfig {
   /** Digest (32 hex chars) of the canonical encoding: what ids are computed from. */
   key: string;
-  /** Readable JSON of the config for records (sorted keys; unportable values described). */
+  /** Readable JSON of the config for records (sorted keys; instances described, e.g. "<Tokenizer>"). */
   json: unknown;
   /** True when every value has a portable encoding, so outputs may be shared across machines. */
   shareable: boolean;
-  /** Path and description of the first unportable value (e.g. `config.callback (a function)`). */
+  /** Path and description of the first unportable value (e.g. `config.tokenizer (an instance of Tokenizer)`). */
   problem?: string;
 }
 
-/** A local-only stand-in for a value that means something in this process only. */
-function standIn(u: Unportable): Opaque {
-  switch (u.kind) {
-    case 'function':
-      return new Opaque('function', Function.prototype.toString.call(u.value), `<function ${u.value.name || 'anonymous'}>`);
-    case 'symbol':
-      return new Opaque('symbol', u.value.description ?? '', `<symbol ${u.value.description ?? ''}>`);
-    case 'circular':
-      return new Opaque('circular', '', '<circular>');
-    case 'instance': {
-      // Its class chain's code and its own fields identify it here, not elsewhere.
-      const fields: Record<string, unknown> = {};
-      for (const k of Object.keys(u.value)) fields[k] = (u.value as Record<string, unknown>)[k];
-      return new Opaque('instance', `${u.className}\n${codeDigest(Object.getPrototypeOf(u.value))}`, `<${u.className}>`, fields);
-    }
-  }
-}
-
-const WHAT: Record<Unportable['kind'], string> = { function: 'a function', symbol: 'a symbol', circular: 'a circular reference', instance: 'an instance' };
+const HINT = 'a config is plain data (JSON-like values, typed arrays, Dates); put the code in the pass\'s run() and the values it depends on in its config, and bump the pass version when the code changes';
 
 /**
  * The canonical form of `config` (named `name` in messages). Object keys are sorted and members
@@ -48,8 +32,12 @@ export function canonicalConfig(config: unknown, name = 'config'): CanonicalConf
   const { bytes, json } = describeValue(config, name, {
     dropUndefined: true,
     describe(u, path) {
-      problem ??= `${path} (${u.kind === 'instance' ? `an instance of ${u.className}` : WHAT[u.kind]})`;
-      return standIn(u);
+      if (u.kind !== 'instance') throw unportableError(u, path, HINT);
+      problem ??= `${path} (an instance of ${u.className})`;
+      // Its class chain's code and its own fields identify it here, not elsewhere.
+      const fields: Record<string, unknown> = {};
+      for (const k of Object.keys(u.value)) fields[k] = (u.value as Record<string, unknown>)[k];
+      return new Opaque('instance', `${u.className}\n${codeDigest(Object.getPrototypeOf(u.value))}`, `<${u.className}>`, fields);
     },
   });
   return { key: hash(bytes), json, shareable: problem === undefined, ...(problem ? { problem } : {}) };

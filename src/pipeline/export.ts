@@ -26,7 +26,7 @@ export interface SaveOptions {
 /** Where a model was exported. */
 export interface SavedModel {
   dir: string;
-  /** The model file (file models) or `dir` (folder models). */
+  /** The model file (file models, beside their external data) or `dir` (folder models). */
   path: string;
   /** Every file of the model, absolute. */
   files: string[];
@@ -83,11 +83,11 @@ export async function checkOutputDir(dir: string, overwrite: boolean): Promise<'
   return 'export';
 }
 
-/** Copies the model's files into `into` (cloning where the file system can); returns them hashed. */
-async function copyModel(files: readonly string[], root: string | undefined, into: string): Promise<ModelFile[]> {
+/** Copies the model's files (relative to `root`) into `into`, cloning where the file system can; returns them hashed. */
+async function copyModel(files: readonly string[], root: string, into: string): Promise<ModelFile[]> {
   const out: ModelFile[] = [];
   for (const src of files) {
-    const rel = root === undefined ? basename(src) : relative(root, src).split(sep).join('/');
+    const rel = relative(root, src).split(sep).join('/');
     const dest = join(into, ...rel.split('/'));
     await mkdir(dirname(dest), { recursive: true });
     await copyFile(src, dest, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
@@ -128,9 +128,11 @@ export async function saveResult(result: PipelineResult, dir: string, options: S
   const target = resolve(dir);
   const state = await checkOutputDir(target, options.overwrite ?? false);
   const model = await result.materialized();
+  // A file model's folder holds its external data too.
+  const root = model.kind === 'file' ? dirname(model.path) : model.path;
   const main = model.kind === 'file' ? basename(model.path) : undefined;
   const fill = async (staging: string) => {
-    const files = await copyModel(model.files, model.kind === 'file' ? undefined : model.path, staging);
+    const files = await copyModel(model.files, root, staging);
     const descriptor: ExportDescriptor = {
       format: FORMAT,
       id: result.id,
@@ -149,6 +151,6 @@ export async function saveResult(result: PipelineResult, dir: string, options: S
   };
   if (state === 'export') await replaceExport(target, fill);
   else await placeInto(target, fill, { last: EXPORT_DESCRIPTOR });
-  const files = model.kind === 'file' ? [join(target, main!)] : model.files.map((f) => join(target, relative(model.path, f)));
-  return { dir: target, path: model.kind === 'file' ? files[0] : target, files, descriptor: join(target, EXPORT_DESCRIPTOR) };
+  const files = model.files.map((f) => join(target, relative(root, f)));
+  return { dir: target, path: model.kind === 'file' ? join(target, main!) : target, files, descriptor: join(target, EXPORT_DESCRIPTOR) };
 }

@@ -7,6 +7,7 @@ export {
   type PipelineOptions,
   type PipelineStats,
   type PipelineEvent,
+  type PublishOutcome,
   type PassReport,
   type PassStatus,
   type Evaluator,
@@ -18,7 +19,6 @@ export { modelId, type ModelInput, type ModelFile } from './model.js';
 export { canonicalConfig, outputId, type CanonicalConfig } from './config.js';
 export type { RunRecord, EvaluationRecord } from './records.js';
 export type { OutputManifest } from './manifest.js';
-export { SharedStore, type SharedEntry, type GcReport } from './shared.js';
 export { Workflow, WorkflowError, loadWorkflow, type WorkflowOptions, type WorkflowRun } from './workflow.js';
 export { workflowSchema } from './workflow-schema.js';
 export { EXPORT_DESCRIPTOR, type ExportDescriptor, type ExportedPass, type SavedModel, type SaveOptions } from './export.js';

@@ -1,38 +1,39 @@
-// The manifest of a pass output: its files with their hashes, attributes and the run that made
-// it. Locally it sits beside the files; in the shared store it is the commit point, written last.
+// What a pass output records beside its files: its kind, main file, attributes and the run that
+// made it, kept as the `meta` of a Cache file entry (namespace `pipeline.output`, key: the output
+// id). An entry may come from a shared container anyone on the team can write: every field is
+// checked, and an entry whose files could not be materialized as one folder everywhere is refused.
 import { CacheError } from '../errors.js';
+import type { FileEntryInfo } from '../store/tier.js';
 import type { ModelFile } from './model.js';
 import type { RunRecord } from './records.js';
 
-/** Format of manifests; a reader skips manifests of another format (a miss, never a misread). */
-export const MANIFEST_FORMAT = 1;
+/** Format of the output description; another format reads as a miss, never as a misread. */
+export const OUTPUT_FORMAT = 2;
 
+/** A stored pass output: its files and what the pipeline recorded about them. */
 export interface OutputManifest {
   format: number;
   /** The output id. */
   id: string;
   kind: 'file' | 'dir';
-  /** For a file model: its name. */
+  /** For a file model: the model file among `files` (the others are its external data). */
   main?: string;
   files: ModelFile[];
   /** Total bytes of the files. */
   size: number;
   attributes: Record<string, unknown>;
-  /** The run that produced the output. */
+  /** The run that produced the output (its `files` are the output's). */
   run: RunRecord;
-  /** In the shared store: the folder under `outputs/<id>/` holding the files. */
-  upload?: string;
   created: number;
 }
 
-const HEX32 = /^[0-9a-f]{32}$/;
 // Control characters cannot be typed or shown, and NUL cannot be in a path at all.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 // The longest file name most file systems take (NAME_MAX), in UTF-8 bytes.
 const MAX_SEGMENT_BYTES = 255;
 
-function bad(what: string): never {
-  throw new CacheError('ERR_CORRUPT', `output manifest is invalid: ${what}`);
+function bad(id: string, what: string): never {
+  throw new CacheError('ERR_CORRUPT', `pipeline output ${id} is invalid: ${what}`);
 }
 
 function show(value: unknown): string {
@@ -67,7 +68,7 @@ function portableKey(path: string): string {
  * undefined when it can: no path twice, no path that is also the folder of another (`a` and
  * `a/b`), compared without case and after Unicode normalization, since macOS and Windows folders
  * usually ignore both. (Windows-only rules, such as reserved names like `CON`, are not checked:
- * Windows is not a target.) Writers check their outputs with this before publishing them.
+ * Windows is not a target.) Producers check their outputs with this before storing them.
  */
 export function pathConflict(paths: readonly string[]): string | undefined {
   const files = new Map<string, string>();
@@ -86,47 +87,68 @@ export function pathConflict(paths: readonly string[]): string | undefined {
   return undefined;
 }
 
+/** Why the paths of an output cannot be stored and shared, or undefined when they can. */
+export function outputPathProblem(paths: readonly string[]): string | undefined {
+  const unsafe = paths.find((p) => !isSafeRelativePath(p));
+  if (unsafe !== undefined) return `${show(unsafe)} is not a relative path every file system can create`;
+  return pathConflict(paths);
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-/** Parses and checks a manifest (the bytes may come from anywhere: every field is checked). */
-export function parseManifest(text: string, expectedId: string): OutputManifest {
-  let m: OutputManifest;
-  let nonFinite = false;
-  try {
-    // A literal like 1e999 parses to Infinity, which JSON cannot write back (it becomes null), and
-    // -0 is written back as 0: refuse the one and fold the other, so that the copy of a shared
-    // manifest kept locally reads exactly as the shared one did.
-    m = JSON.parse(text, (_key, v: unknown) => {
-      if (typeof v !== 'number') return v;
-      if (!Number.isFinite(v)) nonFinite = true;
-      return v === 0 ? 0 : v;
-    }) as OutputManifest;
-  } catch {
-    bad('not JSON');
+/**
+ * A JSON value as a copy written back would read: -0 becomes 0 (JSON writes it so), and a
+ * number JSON cannot write (Infinity, from a literal like 1e999) makes it invalid.
+ */
+function jsonSafe(id: string, v: unknown, at: string, depth = 0): unknown {
+  if (depth > 64) bad(id, `${at} is nested too deeply`);
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) bad(id, `${at} holds a number too large for JSON`);
+    return v === 0 ? 0 : v;
   }
-  if (nonFinite) bad('a number too large for JSON');
-  if (!isPlainObject(m)) bad('not an object');
-  if (m.format !== MANIFEST_FORMAT) bad(`format ${show(m.format)}, this modelcache reads ${MANIFEST_FORMAT}`);
-  if (m.id !== expectedId) bad(`id ${show(m.id)} where ${expectedId} was expected`);
-  if (m.kind !== 'file' && m.kind !== 'dir') bad('kind');
-  if (!Array.isArray(m.files) || m.files.length === 0) bad('files');
-  let total = 0;
-  for (const f of m.files as unknown[]) {
-    const e = f as Partial<ModelFile> | null;
-    if (!isPlainObject(e) || !isSafeRelativePath(e.path as string) || !Number.isSafeInteger(e.size) || (e.size as number) < 0 || !HEX32.test(e.hash as string)) {
-      bad(`file entry ${show(f)}`);
-    }
-    total += e.size as number;
-  }
-  const conflict = pathConflict(m.files.map((f) => f.path));
-  if (conflict !== undefined) bad(`files: ${conflict}`);
-  if (!Number.isSafeInteger(total) || m.size !== total) bad(`size ${show(m.size)}, the files add up to ${total}`);
-  if (m.kind === 'file' ? m.files.length !== 1 || m.main !== m.files[0].path : m.main !== undefined) bad('main');
-  if (m.upload !== undefined && !/^[0-9a-z-]{1,64}$/.test(m.upload)) bad('upload');
-  if (!isPlainObject(m.attributes)) bad('attributes');
-  if (!isPlainObject(m.run) || !isPlainObject(m.run.pass) || typeof m.run.pass.name !== 'string' || typeof m.run.pass.type !== 'string') bad('run');
-  if (typeof m.created !== 'number' || !Number.isFinite(m.created)) bad('created');
-  return m;
+  if (Array.isArray(v)) return v.map((x, i) => jsonSafe(id, x, `${at}[${i}]`, depth + 1));
+  if (isPlainObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jsonSafe(id, x, `${at}.${k}`, depth + 1)]));
+  return v;
+}
+
+/** The `meta` stored with an output's file entry: the manifest without what the entry itself records. */
+export function outputMeta(m: OutputManifest): Record<string, unknown> {
+  const { files: _files, ...run } = m.run;
+  return { format: OUTPUT_FORMAT, kind: m.kind, ...(m.main !== undefined ? { main: m.main } : {}), attributes: m.attributes, run };
+}
+
+/**
+ * The manifest of a stored output (a file entry from any tier, its bytes untrusted): every field
+ * of its meta is checked, and its file names must be safe and free of conflicts.
+ */
+export function parseOutput(entry: Pick<FileEntryInfo, 'key' | 'meta' | 'files' | 'size' | 'created'>): OutputManifest {
+  const id = entry.key;
+  const meta = entry.meta;
+  if (!isPlainObject(meta)) bad(id, 'no description');
+  if (meta.format !== OUTPUT_FORMAT) bad(id, `format ${show(meta.format)}, this modelcache reads ${OUTPUT_FORMAT}`);
+  const files: ModelFile[] = entry.files.map((f) => ({ path: f.name, size: f.size, hash: f.hash }));
+  const problem = outputPathProblem(files.map((f) => f.path));
+  if (problem !== undefined) bad(id, `files: ${problem}`);
+  const kind = meta.kind;
+  if (kind !== 'file' && kind !== 'dir') bad(id, `kind ${show(kind)}`);
+  const main = meta.main;
+  if (kind === 'file' ? typeof main !== 'string' || !files.some((f) => f.path === main) : main !== undefined) bad(id, `main ${show(main)}`);
+  if (!isPlainObject(meta.attributes)) bad(id, 'attributes');
+  const run = meta.run as Record<string, unknown> | undefined;
+  const pass = run?.pass as Record<string, unknown> | undefined;
+  if (!isPlainObject(run) || !isPlainObject(pass) || typeof pass.name !== 'string' || typeof pass.type !== 'string' || typeof pass.version !== 'string') bad(id, 'run.pass');
+  if (!Number.isFinite(run.start) || !Number.isFinite(run.durationMs) || typeof run.host !== 'string' || run.outputId !== id) bad(id, 'run');
+  return {
+    format: OUTPUT_FORMAT,
+    id,
+    kind,
+    ...(kind === 'file' ? { main: main as string } : {}),
+    files,
+    size: entry.size,
+    attributes: jsonSafe(id, meta.attributes, 'attributes') as Record<string, unknown>,
+    run: { ...(jsonSafe(id, run, 'run') as unknown as RunRecord), files },
+    created: entry.created,
+  };
 }

@@ -1,11 +1,14 @@
 // A model is a file or a directory of files. Its id is the hash of its content: for a file, its
-// bytes; for a directory, every file's relative name, size and bytes, sorted by name (so the id
-// never depends on the directory's own path or on the order readdir gives).
-import { readdir, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+// bytes and those of every external data file it names (an ONNX model's weights beside it); for a
+// directory, every file's relative name, size and bytes, sorted by name (so the id never depends
+// on the model's own path or on the order readdir gives).
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { CacheError, checkOptionNames, invalidType } from '../errors.js';
 import { hash, hashFile } from '../hash.js';
 import { encodeKey } from '../keys.js';
+import { externalPath } from '../onnx/external.js';
+import { externalLocations } from '../ort/onnx.js';
 
 /** A model handed to a pipeline: a file (`model.onnx`) or a directory (model + external data). */
 export interface ModelInput {
@@ -16,7 +19,7 @@ export interface ModelInput {
 
 /** One file of a model, as recorded in manifests and run records. */
 export interface ModelFile {
-  /** Relative path inside the model ('/'-separated); for a file model, its base name. */
+  /** Relative path inside the model ('/'-separated); for a file model, relative to its folder. */
   path: string;
   size: number;
   /** Tree hash (XXH3-128, see `hashFile`), 32 hex chars. */
@@ -26,7 +29,10 @@ export interface ModelFile {
 /** A model's files and content id. */
 export interface ModelContent {
   kind: 'file' | 'dir';
+  /** Sorted by path. A file model lists its file and the external data files it names. */
   files: ModelFile[];
+  /** A file model: the model file's path among `files`. */
+  main?: string;
   id: string;
   size: number;
 }
@@ -58,14 +64,60 @@ async function walkDir(dir: string, root: string, out: string[]): Promise<void> 
   }
 }
 
-/** The content id from a kind and its (sorted) files: one definition for local and shared models. */
-export function contentId(kind: 'file' | 'dir', files: readonly ModelFile[]): string {
-  // A file model's id is its bytes alone: renaming model.onnx does not change the model.
-  const parts = kind === 'file' ? [kind, files[0].size, files[0].hash] : [kind, files.map((f) => [f.path, f.size, f.hash])];
-  return hash(encodeKey('modelcache-model-v1', parts));
+const byPath = (a: ModelFile, b: ModelFile) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+
+/**
+ * The content id from a kind and its files: one definition for local and stored models. A file
+ * model's id is its bytes (and its external data's names and bytes): renaming `model.onnx` does
+ * not change the model, but moving its data does.
+ */
+export function contentId(kind: 'file' | 'dir', files: readonly ModelFile[], main?: string): string {
+  if (kind === 'dir') return hash(encodeKey('modelcache-model-v1', [kind, files.map((f) => [f.path, f.size, f.hash])]));
+  const model = files.length === 1 ? files[0] : files.find((f) => f.path === main);
+  if (!model) throw new CacheError('ERR_BAD_INPUT', `file model ${String(main)} is not among its files`);
+  if (files.length === 1) return hash(encodeKey('modelcache-model-v1', [kind, model.size, model.hash]));
+  const data = files.filter((f) => f !== model).map((f) => [f.path, f.size, f.hash]);
+  return hash(encodeKey('modelcache-model-v1', ['file+data', model.size, model.hash, data]));
 }
 
-/** Lists and hashes the files of the model at `path`. */
+// A protobuf message cannot be larger: a bigger file is not an ONNX model we could parse.
+const MAX_ONNX_BYTES = 2 ** 31;
+
+/**
+ * The external data files that the ONNX model `bytes` (read from `file`) names, relative to its
+ * folder ('/'-separated): each must be a file inside that folder.
+ */
+export async function externalFiles(file: string, bytes: Uint8Array): Promise<string[]> {
+  const dir = dirname(file);
+  const out: string[] = [];
+  for (const location of externalLocations(bytes)) {
+    const path = externalPath(dir, location); // refuses a location that leaves the folder
+    const st = await stat(path).catch(() => undefined);
+    if (!st?.isFile()) throw new CacheError('ERR_BAD_INPUT', `model ${file} names external data ${JSON.stringify(location)}, which is not a file beside it (${path})`);
+    out.push(relative(dir, path).split(sep).join('/'));
+  }
+  return out;
+}
+
+/** The external data files an `.onnx` file names (see {@link externalFiles}); other files, and files that do not parse as ONNX, name none. */
+async function externalDataOf(file: string, size: number): Promise<string[]> {
+  if (!/\.onnx$/i.test(file) || size >= MAX_ONNX_BYTES) return [];
+  const bytes = await readFile(file);
+  try {
+    externalLocations(bytes);
+  } catch {
+    return []; // not ONNX that we can read: its bytes are all it is
+  }
+  return externalFiles(file, bytes);
+}
+
+async function hashed(root: string, rel: string): Promise<ModelFile> {
+  const full = join(root, ...rel.split('/'));
+  const [s, h] = await Promise.all([stat(full), hashFile(full)]);
+  return { path: rel, size: s.size, hash: h };
+}
+
+/** Lists and hashes the files of the model at `path` (a file's external data included). */
 export async function readModel(path: string): Promise<ModelContent> {
   let st;
   try {
@@ -74,21 +126,17 @@ export async function readModel(path: string): Promise<ModelContent> {
     throw new CacheError('ERR_BAD_INPUT', `model path ${path} cannot be read: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
   }
   if (st.isFile()) {
-    const file: ModelFile = { path: path.split(/[\\/]/).pop()!, size: st.size, hash: await hashFile(path) };
-    return { kind: 'file', files: [file], id: contentId('file', [file]), size: st.size };
+    const main = basename(path);
+    const names = [main, ...(await externalDataOf(path, st.size))];
+    const files = (await Promise.all([...new Set(names)].map((n) => hashed(dirname(path), n)))).sort(byPath);
+    return { kind: 'file', files, main, id: contentId('file', files, main), size: files.reduce((n, f) => n + f.size, 0) };
   }
   if (!st.isDirectory()) throw new CacheError('ERR_BAD_INPUT', `model path ${path} is neither a file nor a directory`);
   const names: string[] = [];
   await walkDir(path, path, names);
   if (names.length === 0) throw new CacheError('ERR_BAD_INPUT', `model directory ${path} is empty`);
   names.sort();
-  const files = await Promise.all(
-    names.map(async (rel) => {
-      const full = join(path, ...rel.split('/'));
-      const [s, h] = await Promise.all([stat(full), hashFile(full)]);
-      return { path: rel, size: s.size, hash: h };
-    }),
-  );
+  const files = await Promise.all(names.map((rel) => hashed(path, rel)));
   return { kind: 'dir', files, id: contentId('dir', files), size: files.reduce((n, f) => n + f.size, 0) };
 }
 

@@ -2,9 +2,10 @@
 // the pass writes into an empty folder (or returns a path elsewhere, which is copied in), and the
 // result is normalised to a file model or a directory model with hashed files.
 import { cp, readdir, rm, stat } from 'node:fs/promises';
-import { basename, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { CacheError, checkOptionNames, invalidType } from '../errors.js';
 import { logDebug } from '../log.js';
+import { canonicalConfig } from './config.js';
 import { readModel, type ModelContent } from './model.js';
 
 /** The input model as a pass receives it. */
@@ -54,7 +55,7 @@ export interface Pass<C = unknown> {
   version?: string | number;
   /** Unique within the pipeline. Default: `type` (with `_2`, `_3` for repeats). */
   name?: string;
-  /** JSON-like options; functions and class instances keep caching local (see the docs). */
+  /** Plain data (JSON-like values, typed arrays, Dates): part of the output id. A function is a TypeError; a class instance keeps the outputs local. */
   config?: C;
   /**
    * Default values of the config's top-level members. A config that leaves a member out (or
@@ -89,8 +90,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** `config` over `defaults` (top-level members; an `undefined` member takes its default). */
-function applyDefaults(name: string, config: unknown, defaults: unknown): unknown {
+/**
+ * `config` over `defaults` (top-level members; an `undefined` member takes its default): the one
+ * rule for passes in code, built-in passes and evaluators. With defaults, every config member
+ * must be one of them (a misspelled member is a TypeError, as in Olive).
+ */
+export function applyDefaults(name: string, config: unknown, defaults: unknown): unknown {
   if (defaults === undefined) return config;
   if (!isPlainObject(defaults)) throw invalidType(`${name}.defaults`, 'a plain object of default config values', defaults);
   if (config === undefined) return { ...defaults };
@@ -115,6 +120,7 @@ export function normalizePass(name: string, pass: unknown, takenNames: ReadonlyS
   if (typeof p.run !== 'function') throw invalidType(`${name}.run`, 'function (input, config, ctx) => output', p.run);
   if (p.acceleratorAgnostic !== undefined && typeof p.acceleratorAgnostic !== 'boolean') throw invalidType(`${name}.acceleratorAgnostic`, 'boolean', p.acceleratorAgnostic);
   const config = applyDefaults(name, p.config, p.defaults);
+  canonicalConfig(config, `${name}.config`); // a config that cannot be keyed is refused now, not at run()
   let passName: string;
   if (p.name !== undefined) {
     if (typeof p.name !== 'string' || p.name.length === 0) throw invalidType(`${name}.name`, 'non-empty string', p.name);
@@ -132,68 +138,59 @@ function isInside(child: string, parent: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep) && rel !== '..');
 }
 
+/** A pass's output, hashed: its files are `content.files`, relative to `root`. */
+export interface CollectedOutput {
+  content: ModelContent;
+  root: string;
+  attributes?: Record<string, unknown>;
+}
+
+/** What a pass returned: a path (or none) and the attributes it reported. */
+function parseReturned(passName: string, returned: PassOutput): { path?: string; attributes?: Record<string, unknown> } {
+  if (typeof returned === 'string') return { path: returned };
+  if (returned === undefined || returned === null) return {};
+  if (typeof returned !== 'object' || typeof (returned as { path?: unknown }).path !== 'string') {
+    throw new CacheError('ERR_BAD_INPUT', `pass ${passName} returned ${typeof returned === 'object' ? 'an object without a path' : typeof returned}; expected nothing, a path, or { path, attributes? }`);
+  }
+  const a = (returned as { attributes?: unknown }).attributes;
+  if (a !== undefined && (a === null || typeof a !== 'object' || Array.isArray(a))) throw new CacheError('ERR_BAD_INPUT', `pass ${passName} returned attributes that are not a plain object`);
+  return { path: (returned as { path: string }).path, ...(a !== undefined ? { attributes: a as Record<string, unknown> } : {}) };
+}
+
 /**
- * Turns what a pass returned into the model stored in `modelDir` (the `model/` folder of a work
- * folder): a file model keeps only its file; a directory model is the whole folder. Returns its
- * hashed content and the attributes it reported.
+ * Turns what a pass returned into the model to store from `modelDir` (its ctx.outputDir): a file
+ * model is its file and the external data files it names (nothing else of the folder is kept); a
+ * directory model is the whole folder. A path outside the folder is copied in first.
  */
-export async function collectOutput(
-  passName: string,
-  returned: PassOutput,
-  modelDir: string,
-): Promise<{ content: ModelContent; main?: string; attributes?: Record<string, unknown> }> {
-  let outPath: string | undefined;
-  let attributes: Record<string, unknown> | undefined;
-  if (typeof returned === 'string') outPath = returned;
-  else if (returned !== undefined && returned !== null) {
-    if (typeof returned !== 'object' || typeof (returned as { path?: unknown }).path !== 'string') {
-      throw new CacheError('ERR_BAD_INPUT', `pass ${passName} returned ${typeof returned === 'object' ? 'an object without a path' : typeof returned}; expected nothing, a path, or { path, attributes? }`);
-    }
-    outPath = (returned as { path: string }).path;
-    const a = (returned as { attributes?: unknown }).attributes;
-    if (a !== undefined) {
-      if (a === null || typeof a !== 'object' || Array.isArray(a)) throw new CacheError('ERR_BAD_INPUT', `pass ${passName} returned attributes that are not a plain object`);
-      attributes = a as Record<string, unknown>;
-    }
+export async function collectOutput(passName: string, returned: PassOutput, modelDir: string): Promise<CollectedOutput> {
+  const { path: outPath, attributes } = parseReturned(passName, returned);
+  const done = async (model: string): Promise<CollectedOutput> => ({ content: await readModel(model), root: modelDir, ...(attributes ? { attributes } : {}) });
+  if (outPath === undefined) {
+    // Nothing returned: the folder is the output; a single top-level file makes a file model.
+    const entries = await readdir(modelDir, { withFileTypes: true });
+    if (entries.length === 0) throw new CacheError('ERR_BAD_INPUT', `pass ${passName} wrote nothing into ctx.outputDir and returned no path`);
+    return done(entries.length === 1 && entries[0].isFile() ? join(modelDir, entries[0].name) : modelDir);
   }
-
-  if (outPath !== undefined) {
-    const abs = resolve(outPath);
-    let st;
-    try {
-      st = await stat(abs);
-    } catch {
-      throw new CacheError('ERR_BAD_INPUT', `pass ${passName} returned ${outPath}, which does not exist`);
-    }
-    if (isInside(abs, modelDir)) {
-      if (st.isDirectory() && abs !== modelDir) throw new CacheError('ERR_BAD_INPUT', `pass ${passName} returned a sub-folder of its outputDir; return outputDir itself for a directory model`);
-      if (st.isFile()) {
-        // A file model: only that file is kept, at the top of the folder.
-        const name = basename(abs);
-        for (const entry of await readdir(modelDir)) if (join(modelDir, entry) !== abs) await rm(join(modelDir, entry), { recursive: true, force: true });
-        if (abs !== join(modelDir, name)) throw new CacheError('ERR_BAD_INPUT', `pass ${passName} returned a file below a sub-folder of outputDir; write it at the top (ctx.outputPath())`);
-        return { content: await readModel(abs), main: name, ...(attributes ? { attributes } : {}) };
-      }
-      return { content: await readModel(modelDir), ...(attributes ? { attributes } : {}) };
-    }
-    // Outside the work folder (e.g. a tool wrote elsewhere): copy it in.
-    logDebug(`pipeline: copying the output of ${passName} from ${abs}`);
-    for (const entry of await readdir(modelDir)) await rm(join(modelDir, entry), { recursive: true, force: true });
-    if (st.isFile()) {
-      const dest = join(modelDir, basename(abs));
-      await cp(abs, dest);
-      return { content: await readModel(dest), main: basename(abs), ...(attributes ? { attributes } : {}) };
-    }
+  const abs = resolve(outPath);
+  let st;
+  try {
+    st = await stat(abs);
+  } catch {
+    throw new CacheError('ERR_BAD_INPUT', `pass ${passName} returned ${outPath}, which does not exist`);
+  }
+  if (isInside(abs, modelDir)) {
+    if (st.isDirectory() && abs !== modelDir) throw new CacheError('ERR_BAD_INPUT', `pass ${passName} returned a sub-folder of its outputDir; return outputDir itself for a directory model`);
+    if (st.isFile() && dirname(abs) !== modelDir) throw new CacheError('ERR_BAD_INPUT', `pass ${passName} returned a file below a sub-folder of outputDir; write it at the top (ctx.outputPath())`);
+    return done(abs);
+  }
+  // Outside the work folder (e.g. a tool wrote elsewhere): copied in, with its external data.
+  logDebug(`pipeline: copying the output of ${passName} from ${abs}`);
+  for (const entry of await readdir(modelDir)) await rm(join(modelDir, entry), { recursive: true, force: true });
+  if (st.isDirectory()) {
     await cp(abs, modelDir, { recursive: true });
-    return { content: await readModel(modelDir), ...(attributes ? { attributes } : {}) };
+    return done(modelDir);
   }
-
-  // Nothing returned: the folder is the output; a single top-level file makes a file model.
-  const entries = await readdir(modelDir, { withFileTypes: true });
-  if (entries.length === 0) throw new CacheError('ERR_BAD_INPUT', `pass ${passName} wrote nothing into ctx.outputDir and returned no path`);
-  if (entries.length === 1 && entries[0].isFile()) {
-    const p = join(modelDir, entries[0].name);
-    return { content: await readModel(p), main: entries[0].name };
-  }
-  return { content: await readModel(modelDir) };
+  const source = await readModel(abs);
+  for (const f of source.files) await cp(join(dirname(abs), ...f.path.split('/')), join(modelDir, ...f.path.split('/')));
+  return done(join(modelDir, basename(abs)));
 }

@@ -1,38 +1,48 @@
-// Run records, evaluation results and cached failures of pipelines, kept in a DiskTier beside
-// the outputs (`<dir>/pipeline/records`): each is one JSON value written in one LMDB transaction,
-// so a reader never sees half a record.
+// Run records, evaluation results and remembered failures of pipelines, stored as JSON values of
+// a Cache in namespaces of their own: `pipeline.run` (keyed by run id) and `pipeline.failure`
+// (keyed by output id) stay on this machine; `pipeline.eval` (keyed by evaluation id) is shared
+// when the evaluation may be. Each is one value written in one commit: a reader never sees half.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { DiskTier } from '../store/disk/tier.js';
-import { logDebug } from '../log.js';
+import type { Cache } from '../cache.js';
+import { logDebug, warn } from '../log.js';
+import { NAMESPACES } from '../store/namespace.js';
 import type { ModelFile } from './model.js';
 
 /** The modelcache version written into records. */
 export const MODELCACHE_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-/** What a pass run did: written for every computation, successful or not. */
+export const HOST = hostname();
+
+/**
+ * What a pass run did: written for every computation, successful or not, and for every output
+ * this machine took from the shared cache (`status: 'shared'`, with the computing run's fields).
+ */
 export interface RunRecord {
   runId: string;
   pass: { type: string; name: string; version: string };
   inputId: string;
   outputId: string;
-  /** The canonical config (unportable values described, e.g. "<function cb>"). */
+  /** The canonical config (sorted keys; instances described, e.g. "<Tokenizer>"). */
   config: unknown;
   accelerator: unknown;
-  /** Start, ms since epoch. */
+  /** When the computation started, ms since epoch (for 'shared': on the machine that computed it). */
   start: number;
   durationMs: number;
-  status: 'ok' | 'failed';
+  /** 'shared': computed elsewhere and taken from the shared cache (see `served`). */
+  status: 'ok' | 'failed' | 'shared';
   error?: string;
   /** Whether the output may be shared (false: a config value of this pass or one before had no portable encoding). */
   shareable: boolean;
   modelcacheVersion: string;
+  /** The machine that computed it. */
   host: string;
   kind?: 'file' | 'dir';
   /** The output's files with their hashes (successful runs). */
   files?: ModelFile[];
+  /** status 'shared': when and where this machine took the output from the shared cache. */
+  served?: { at: number; host: string; runId: string };
 }
 
 /** A cached evaluation result. */
@@ -48,73 +58,102 @@ export interface EvaluationRecord {
   host: string;
 }
 
-const RUN = 'pipeline-run';
-const EVAL = 'pipeline-eval';
-const FAILURE = 'pipeline-failure';
+const RUN = NAMESPACES.pipelineRun;
+const EVAL = NAMESPACES.pipelineEval;
+const FAILURE = NAMESPACES.pipelineFailure;
 
 /** A fresh run id (sortable by time). */
 export function newRunId(start: number): string {
   return `${start.toString(36).padStart(9, '0')}${randomBytes(5).toString('hex')}`;
 }
 
-export const HOST = hostname();
+/** When a record's run happened here: its start, or when this machine took it from the shared cache. */
+export function recordTime(r: RunRecord): number {
+  return r.served?.at ?? r.start;
+}
 
-/** The record store of one local pipeline cache. */
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function isRun(v: unknown): v is RunRecord {
+  return isRecord(v) && typeof v.runId === 'string' && isRecord(v.pass) && typeof v.outputId === 'string' && Number.isFinite(v.start) && typeof v.status === 'string';
+}
+
+function isEvaluation(v: unknown, id?: string): v is EvaluationRecord {
+  return isRecord(v) && typeof v.id === 'string' && (id === undefined || v.id === id) && isRecord(v.metrics) && isRecord(v.evaluator);
+}
+
+/** The records of one Cache (its local tiers, and for evaluations its shared tier when allowed). */
 export class RecordStore {
-  readonly tier: DiskTier;
+  readonly #cache: Cache;
 
-  constructor(cacheDir: string, options: { readOnly?: boolean } = {}) {
-    this.tier = new DiskTier({ dir: join(cacheDir, 'pipeline', 'records'), ...(options.readOnly ? { readOnly: true } : {}) });
+  constructor(cache: Cache) {
+    this.#cache = cache;
   }
 
-  async #getJson<T>(key: string): Promise<T | undefined> {
+  async #put(ns: string, key: string, value: unknown, shared: boolean): Promise<void> {
+    await this.#cache.put(key, Buffer.from(JSON.stringify(value)), { namespace: ns, kind: ns, shared });
+  }
+
+  async #get(ns: string, key: string, shared: boolean): Promise<unknown> {
+    const v = await this.#cache.get(key, { namespace: ns, shared });
+    if (v === undefined) return undefined;
     try {
-      const v = await this.tier.get(key);
-      if (v === undefined) return undefined;
-      return JSON.parse(v.toString('utf8')) as T;
-    } catch (err) {
-      logDebug(`pipeline records: unreadable ${key}: ${(err as Error).message}`);
+      return JSON.parse(v.toString('utf8'));
+    } catch {
+      logDebug(`pipeline records: unreadable ${ns}/${key}`);
       return undefined;
     }
   }
 
-  async #put(key: string, kind: string, value: unknown, meta?: Record<string, unknown>): Promise<void> {
-    await this.tier.put(key, Buffer.from(JSON.stringify(value)), { kind, ...(meta ? { meta } : {}) });
+  /** Every local value of `ns` that `valid` accepts. */
+  async #all<T>(ns: string, valid: (v: unknown) => v is T): Promise<T[]> {
+    const keys = new Set<string>();
+    for await (const e of this.#cache.entries(ns, { shared: false })) keys.add(e.key);
+    const out: T[] = [];
+    for (const key of keys) {
+      const v = await this.#get(ns, key, false);
+      if (valid(v)) out.push(v);
+    }
+    return out;
   }
 
-  async putRun(rec: RunRecord): Promise<void> {
-    await this.#put(`run-${rec.runId}`, RUN, rec, { pass: rec.pass.name, status: rec.status, outputId: rec.outputId });
+  putRun(rec: RunRecord): Promise<void> {
+    return this.#put(RUN, rec.runId, rec, false);
   }
 
   /** Run records, oldest first. */
   async runs(): Promise<RunRecord[]> {
-    const out: RunRecord[] = [];
-    const keys = [...this.tier.list()].filter((e) => e.kind === RUN).map((e) => e.key);
-    for (const key of keys) {
-      const rec = await this.#getJson<RunRecord>(key);
-      if (rec) out.push(rec);
-    }
-    return out.sort((a, b) => a.start - b.start || a.runId.localeCompare(b.runId));
+    return (await this.#all(RUN, isRun)).sort((a, b) => recordTime(a) - recordTime(b) || a.runId.localeCompare(b.runId));
   }
 
-  async putEvaluation(rec: EvaluationRecord): Promise<void> {
-    await this.#put(`eval-${rec.id}`, EVAL, rec);
+  /** Stores an evaluation here, and in the shared tier when `shared`. */
+  putEvaluation(rec: EvaluationRecord, shared: boolean): Promise<void> {
+    return this.#put(EVAL, rec.id, rec, shared);
   }
 
-  evaluation(id: string): Promise<EvaluationRecord | undefined> {
-    return this.#getJson<EvaluationRecord>(`eval-${id}`);
+  /** The evaluation `id`: from the local tiers, or with `shared` also from the shared tier (kept locally then). */
+  async evaluation(id: string, shared: boolean): Promise<EvaluationRecord | undefined> {
+    const v = await this.#get(EVAL, id, shared);
+    if (v === undefined || isEvaluation(v, id)) return v;
+    warn('ERR_CORRUPT', `pipeline evaluation ${id} is unusable; dropped`);
+    await this.#cache.delete(id, { namespace: EVAL, shared: false });
+    return undefined;
   }
 
-  /** Records that the pass producing `outputId` failed (only with `cacheFailures: true`). */
-  async putFailure(rec: RunRecord): Promise<void> {
-    await this.#put(`fail-${rec.outputId}`, FAILURE, rec);
+  /** Evaluations stored locally, oldest first. */
+  async evaluations(): Promise<EvaluationRecord[]> {
+    return (await this.#all(EVAL, (v): v is EvaluationRecord => isEvaluation(v))).sort((a, b) => a.start - b.start || a.id.localeCompare(b.id));
   }
 
-  failure(outputId: string): Promise<RunRecord | undefined> {
-    return this.#getJson<RunRecord>(`fail-${outputId}`);
+  /** Records that the pass producing `rec.outputId` failed (only with `cacheFailures: true`). */
+  putFailure(rec: RunRecord): Promise<void> {
+    return this.#put(FAILURE, rec.outputId, rec, false);
   }
 
-  async close(): Promise<void> {
-    await this.tier.close();
+  async failure(outputId: string): Promise<RunRecord | undefined> {
+    const v = await this.#get(FAILURE, outputId, false);
+    return isRun(v) ? v : undefined;
   }
 }

@@ -5,8 +5,8 @@
 // `(config) => pass` called with it (its returned `config`, if any, is the one that is hashed).
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import type { Evaluator } from './pipeline.js';
-import type { Pass } from './pass.js';
+import type { Evaluator } from './evaluate.js';
+import { applyDefaults, type Pass } from './pass.js';
 import { BUILTIN_EVALUATORS, BUILTIN_PASSES } from './passes/index.js';
 import { instantiate, instantiateEvaluator } from './passes/define.js';
 import { describeValue } from './schema.js';
@@ -97,7 +97,8 @@ export async function loadPass(entry: Record<string, unknown>, at: string, key: 
     } catch (err) {
       return rethrowConfig(err, fail);
     }
-    return { ...(name !== undefined ? { name } : {}), type, version: def.version, config: pass.config, source: 'builtin', pass: { ...pass, ...(name !== undefined ? { name } : {}) } };
+    const config = applyDefaults(at, pass.config, pass.defaults); // what the id is computed from
+    return { ...(name !== undefined ? { name } : {}), type, version: def.version, config, source: 'builtin', pass: { ...pass, ...(name !== undefined ? { name } : {}) } };
   }
   const loaded = await importExport('pass', entry, at, base, fail);
   const { version, config } = reconcile('pass', loaded, entry, at, fail);

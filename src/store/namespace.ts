@@ -25,6 +25,8 @@ export const NAMESPACES = {
   pipelineRun: 'pipeline.run',
   /** Evaluation results of pipelines. */
   pipelineEval: 'pipeline.eval',
+  /** Failures of pipeline passes remembered with `cacheFailures: true`. */
+  pipelineFailure: 'pipeline.failure',
 } as const;
 
 /** The namespace of one tensorCache module: `tensor.<module hash>`. */

@@ -117,6 +117,8 @@ export interface Tier {
    * background (`flush()` waits) instead of making `put` wait for it.
    */
   readonly shared?: boolean;
+  /** `false` for a tier that only reads (a shared tier opened with `update: false`): it never stores, uploads or deletes. */
+  readonly update?: boolean;
   get(key: string, namespace?: string): Buffer | undefined | Promise<Buffer | undefined>;
   getMany(keys: readonly string[], namespace?: string): (Buffer | undefined)[] | Promise<(Buffer | undefined)[]>;
   /** Resolves true when stored, false when refused (too large or failed softly). */

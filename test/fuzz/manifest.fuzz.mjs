@@ -1,14 +1,18 @@
-// Fuzz target (scripts/fuzz-js.mjs) for parseManifest, the decoder of pipeline output manifests
-// read from a shared container. Bad bytes must end in CacheError ERR_CORRUPT; a manifest that is
-// accepted must be one that every consumer can materialize as a folder, checked here by an
-// independent model of a case-insensitive file system, and must parse back to itself.
+// Fuzz target (scripts/fuzz-js.mjs) for the decoder of pipeline outputs read from a shared
+// container: the manifest blob of a file entry (store/manifest.ts parseManifest) and the output
+// description in its meta (pipeline/manifest.ts parseOutput). Bad bytes must end in CacheError
+// ERR_CORRUPT; an output that is accepted must be one that every consumer can materialize as a
+// folder, checked here by an independent model of a case-insensitive file system, and must
+// decode to itself when written back as the pipeline writes it.
 import { isDeepStrictEqual } from 'node:util';
 import path from 'node:path';
 import { CacheError } from '../../dist/errors.js';
-import { parseManifest } from '../../dist/pipeline/manifest.js';
+import { outputMeta, parseOutput } from '../../dist/pipeline/manifest.js';
+import { encodeManifest, parseManifest } from '../../dist/store/manifest.js';
 
-/** The id every seed carries (a real reader passes the id it looked up). */
+/** The entry every seed describes (a real reader passes the id it looked up). */
 export const ID = '0123456789abcdef0123456789abcdef';
+const NS = 'pipeline.output';
 
 function bug(what, input) {
   throw new Error(`${what}: ${input.toString('utf8').slice(0, 300)}`);
@@ -30,14 +34,20 @@ function materialize(files) {
   return null;
 }
 
+function decode(bytes) {
+  const { entry } = parseManifest(bytes, NS, ID);
+  return { entry, output: parseOutput(entry) };
+}
+
 export function run(input) {
-  let m;
+  let d;
   try {
-    m = parseManifest(input.toString('utf8'), ID);
+    d = decode(input);
   } catch (err) {
     if (err instanceof CacheError && err.code === 'ERR_CORRUPT') return;
     throw err;
   }
+  const m = d.output;
   let total = 0;
   for (const f of m.files) {
     const inside = path.posix.resolve('/out', f.path);
@@ -49,13 +59,15 @@ export function run(input) {
   if (m.size !== total) bug(`accepted a total size of ${m.size} for files of ${total} bytes`, input);
   const clash = materialize(m.files);
   if (clash) bug(`accepted files that cannot all be created: ${clash}`, input);
-  if (m.kind === 'file' && (m.files.length !== 1 || m.main !== m.files[0].path)) bug('accepted a file model whose main is not its file', input);
-  if (!isDeepStrictEqual(parseManifest(JSON.stringify(m), ID), m)) bug('an accepted manifest does not parse back to itself', input);
+  if (m.kind === 'file' && !m.files.some((f) => f.path === m.main)) bug('accepted a file model whose main is not among its files', input);
+  // Written back as the pipeline writes a local copy: the same output.
+  const again = decode(encodeManifest({ ...d.entry, meta: outputMeta(m) })).output;
+  if (!isDeepStrictEqual(again, m)) bug('an accepted output does not decode back to itself', input);
 }
 
 const VALUES = [
   -1, 0, 1, 1.5, 1e300, -1e18, 2 ** 53, Number.MAX_SAFE_INTEGER, '', '.', '..', 'a', 'A', 'a/b', 'A/b', 'a/b/c', '/etc/passwd',
-  'a\\b', 'a//b', 'x'.repeat(256), 'caf\u00e9', 'cafe\u0301', 'nul\u0000', null, true, [], {}, ID, 'dir', 'file', 'u1-abc',
+  'a\\b', 'a//b', 'x'.repeat(256), 'caf\u00e9', 'cafe\u0301', 'nul\u0000', null, true, [], {}, ID, 'dir', 'file', 'model.onnx', 2, 'u1-abc',
 ];
 
 /** Structure-aware mutation: replaces, duplicates or deletes one JSON node (falls back to the bytes). */
@@ -87,12 +99,12 @@ export function mutate(input, r) {
       else delete holder[key];
       break;
     case 3: {
-      // A second file entry under (or over) an existing path, the a / a/b case.
-      const files = Array.isArray(doc?.files) ? doc.files.filter((f) => f && typeof f.path === 'string') : [];
+      // A second file entry under (or over) an existing name, the a / a/b and A / a cases.
+      const files = Array.isArray(doc?.files) ? doc.files.filter((f) => f && typeof f.name === 'string') : [];
       if (!files.length) break;
       const f = r.pick(files);
-      const path2 = r.below(2) ? `${f.path}/${r.pick(['b', 'B', 'x/y'])}` : f.path.split('/').slice(0, -1).join('/') || f.path.toUpperCase();
-      doc.files.push({ ...f, path: path2 });
+      const name2 = r.below(2) ? `${f.name}/${r.pick(['b', 'B', 'x/y'])}` : f.name.split('/').slice(0, -1).join('/') || f.name.toUpperCase();
+      doc.files.push({ ...f, name: name2 });
       if (typeof doc.size === 'number' && typeof f.size === 'number') doc.size += f.size;
       break;
     }

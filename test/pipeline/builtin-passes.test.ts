@@ -8,7 +8,7 @@
 // 0.006 (cls) and 1e-6 (det, with BatchNormalization kept in float32: its running variances reach
 // 1e8, far past the default max_finite_val of 1e4 that onnxconverter-common clamps weights to).
 // The tests allow 0.02 on probabilities, and 1% of the output range on the transformer's logits.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
@@ -87,9 +87,11 @@ describe('a model with external data (small transformer)', () => {
     }
   });
 
-  it('a single .onnx file that points at external data is refused: its id would not cover the data', async () => {
+  it('a single .onnx file with its external data beside it: read with its data, and the output keeps it', async () => {
     const t = tinyTransformer(newDir());
-    await expect(runPasses(t.path, onnxMetadata({ doc_string: 'x' }) as Pass<never>)).rejects.toThrow(/has external data: pass the folder/);
+    const { files, model } = await runPasses(t.path, onnxMetadata({ doc_string: 'x' }) as Pass<never>);
+    expect(files.map((f) => f.split('/').pop()).sort()).toEqual(['model.onnx', t.dataPath.split('/').pop()].sort());
+    expect(await outputsOf(model, t.feeds())).toEqual(await outputsOf(t.path, t.feeds()));
   });
 });
 
@@ -117,8 +119,17 @@ describe('built-in pass configs', () => {
     expect(() => onnxMetadata({ metadata_props: { '': 'x' } })).toThrow(/config\[""\]|bad field name/);
   });
 
-  it('are stored with their defaults, so a config with and without a default value names the same output', () => {
-    expect(ortGraphOptimization({}).config).toEqual(ortGraphOptimization({ level: 'extended', external_data: 'auto' }).config);
+  it('take their defaults by the rule of every pass: with or without a default value, or undefined, the same output id', async () => {
+    const stub = (pass: Pass) => ({ ...pass, run: (_i: unknown, _c: unknown, ctx: { outputPath(): string }) => void writeFileSync(ctx.outputPath(), 'x') }) as Pass;
+    const given = [{}, { level: 'extended', external_data: 'auto' }, { level: undefined, external_data_min_size: 1024 }] as const;
+    const ids = [];
+    for (const config of given) {
+      const p = new Pipeline({ cache: newDir() }).add(stub(ortGraphOptimization(config as never)));
+      ids.push((await p.run(ocr[0].path)).id);
+      await p.close();
+    }
+    expect(new Set(ids).size).toBe(1);
+    expect(ortGraphOptimization({}).defaults).toEqual({ level: 'extended', external_data: 'auto', external_data_min_size: 1024 });
   });
 });
 

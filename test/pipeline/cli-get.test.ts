@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hash, treeHash } from '../../src/index.js';
-import { AzureBlobTier, SharedStore } from '../../src/pipeline/index.js';
-import { MANIFEST_FORMAT, type OutputManifest } from '../../src/pipeline/manifest.js';
+import { hash } from '../../src/index.js';
+import { AzureBlobTier } from '../../src/pipeline/index.js';
+import { publishRaw, type RawFile } from './hostile.js';
 import { tempDir } from '../helpers.js';
 import { useAzurite } from '../setup/use-azurite.js';
 
@@ -18,7 +18,6 @@ describe('modelcache shared get --out', () => {
   const root = tempDir('modelcache-cli-get-');
   const container = `get${process.pid}`;
   let tier: AzureBlobTier;
-  let n = 0;
 
   beforeAll(() => {
     tier = new AzureBlobTier({ connectionString: azurite().connectionString, containerName: container, progress: false, maxTries: 2 });
@@ -28,27 +27,9 @@ describe('modelcache shared get --out', () => {
   });
 
   /** Publishes an output whose files hold `content`; `claimed` overrides the hash its manifest records. */
-  async function publish(files: { path: string; content: string; claimed?: string }[], kind: 'file' | 'dir' = 'dir'): Promise<string> {
+  async function publish(files: RawFile[], kind: 'file' | 'dir' = 'dir'): Promise<string> {
     const id = randomBytes(16).toString('hex');
-    const local = join(root, `src${n++}`);
-    mkdirSync(local);
-    const paths = files.map((f, i) => {
-      const p = join(local, String(i));
-      writeFileSync(p, f.content);
-      return p;
-    });
-    const manifest: OutputManifest = {
-      format: MANIFEST_FORMAT,
-      id,
-      kind,
-      ...(kind === 'file' ? { main: files[0].path } : {}),
-      files: files.map((f) => ({ path: f.path, size: Buffer.byteLength(f.content), hash: f.claimed ?? treeHash(f.content) })),
-      size: files.reduce((s, f) => s + Buffer.byteLength(f.content), 0),
-      attributes: {},
-      run: { pass: { name: 'Hostile', type: 'Hostile' } } as OutputManifest['run'],
-      created: Date.now(),
-    };
-    expect(await new SharedStore(tier).publish(manifest, paths)).toBe('published');
+    await publishRaw(tier, root, id, files, kind);
     return id;
   }
 

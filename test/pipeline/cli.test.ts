@@ -1,7 +1,7 @@
 // `modelcache pipeline runs` and `modelcache shared ls | get | delete | gc`, run as child
 // processes (dist/cli/main.js) against a local cache and Azurite.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Pipeline } from '../../src/pipeline/index.js';
@@ -32,7 +32,8 @@ describe('modelcache pipeline / shared', () => {
     const src = join(root, 'in.txt');
     writeFileSync(src, 'm0');
     const cache = { dir, connectionString: azurite().connectionString, containerName: container, sharedOptions: { progress: false as const } };
-    const p = new Pipeline({ cache }).add(appendPass('+a')).add(appendPass('+b'));
+    const evaluator = { type: 'Len', config: { unit: 'bytes' }, evaluate: (m: { path: string }) => ({ size: readFileSync(m.path).length }) };
+    const p = new Pipeline({ cache, evaluator }).add(appendPass('+a')).add(appendPass('+b'));
     const r = await p.run(src);
     finalId = r.id;
     firstId = r.passes[0].outputId;
@@ -47,7 +48,7 @@ describe('modelcache pipeline / shared', () => {
   it('lists run records as a table and as JSON', () => {
     const t = run(['pipeline', 'runs', '--dir', dir]);
     expect(t.code).toBe(0);
-    expect(t.stdout).toMatch(/STARTED\s+PASS\s+VERSION\s+STATUS/);
+    expect(t.stdout).toMatch(/WHEN\s+PASS\s+VERSION\s+STATUS/);
     expect(t.stdout).toContain('3 runs shown of 3, 1 failed');
     const j = JSON.parse(run(['pipeline', 'runs', '--dir', dir, '--json', '--status', 'ok']).stdout);
     expect(j.runs.map((r: { outputId: string }) => r.outputId)).toEqual([firstId, finalId]);
@@ -55,22 +56,41 @@ describe('modelcache pipeline / shared', () => {
     expect(failed.runs[0]).toMatchObject({ status: 'failed', error: 'no luck' });
   });
 
-  it('fails without creating anything when the directory has no runs', () => {
-    const r = run(['pipeline', 'runs', '--dir', join(root, 'none')]);
+  it('lists evaluations as a table and as JSON', () => {
+    const t = run(['pipeline', 'evaluations', '--dir', dir]);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/EVALUATED\s+EVALUATOR\s+MODEL\s+TIME\s+METRICS/);
+    expect(t.stdout).toMatch(/Len v1\s+\w{12}\s+.*\{"size":6\}/);
+    expect(t.stdout).toContain('1 evaluation shown of 1');
+    const j = JSON.parse(run(['pipeline', 'evaluations', '--dir', dir, '--json']).stdout);
+    expect(j.evaluations).toEqual([expect.objectContaining({ modelId: finalId, metrics: { size: 6 }, evaluator: { type: 'Len', version: '1', config: { unit: 'bytes' } } })]);
+  });
+
+  it('fails without creating anything when the directory is not a cache, or has no runs', () => {
+    const none = join(root, 'none');
+    const r = run(['pipeline', 'runs', '--dir', none]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('no pipeline runs in');
+    expect(r.stderr).toContain(`no cache at ${none}`);
+    expect(existsSync(none)).toBe(false);
+    const empty = join(root, 'empty');
+    const made = spawnSync(process.execPath, ['-e', `const { Cache } = await import(${JSON.stringify(resolve(import.meta.dirname, '../../dist/index.js'))}); const c = new Cache({ dir: ${JSON.stringify(empty)} }); await c.put('k', Buffer.from('v')); await c.close();`, '--input-type=module'], { encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+    expect(run(['pipeline', 'runs', '--dir', empty]).stderr).toContain(`no pipeline runs in ${empty}`);
   });
 
   it('lists shared outputs with their pass type', () => {
     const r = JSON.parse(run([...shared('ls'), '--json']).stdout);
-    expect(r.outputs.map((o: { id: string }) => o.id).sort()).toEqual([firstId, finalId].sort());
-    expect(r.outputs.every((o: { committed: boolean; passType: string }) => o.committed && o.passType === 'Append')).toBe(true);
+    expect(r.entries.map((o: { id: string }) => o.id).sort()).toEqual([firstId, finalId].sort());
+    expect(r.entries.every((o: { type: string; kind: string }) => o.type === 'files' && o.kind === 'Append')).toBe(true);
     expect(run(shared('ls')).stdout).toContain('2 outputs');
+    const evals = JSON.parse(run([...shared('ls', '--namespace', 'pipeline.eval'), '--json']).stdout);
+    expect(evals.entries).toHaveLength(1);
+    expect(run(shared('ls', '--namespace', 'Bad NS')).code).toBe(2);
   });
 
   it('reads the connection string from AZURE_STORAGE_CONNECTION_STRING', () => {
     const r = run(['shared', 'ls', '--container', container, '--json'], { AZURE_STORAGE_CONNECTION_STRING: azurite().connectionString });
-    expect(JSON.parse(r.stdout).outputs).toHaveLength(2);
+    expect(JSON.parse(r.stdout).entries).toHaveLength(2);
   });
 
   it('downloads an output verified against its manifest', () => {
@@ -82,8 +102,8 @@ describe('modelcache pipeline / shared', () => {
 
   it('deletes an output, manifest first', () => {
     expect(run(shared('delete', firstId)).stdout).toContain(`deleted output ${firstId}`);
-    const after = JSON.parse(run([...shared('ls', '--all'), '--json']).stdout);
-    expect(after.outputs.map((o: { id: string }) => o.id)).toEqual([finalId]);
+    const after = JSON.parse(run([...shared('ls'), '--json']).stdout);
+    expect(after.entries.map((o: { id: string }) => o.id)).toEqual([finalId]);
     expect(run(shared('delete', firstId)).code).toBe(1);
   });
 

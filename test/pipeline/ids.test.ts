@@ -22,11 +22,10 @@ describe('canonical config', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it('marks a function as not portable and names its path', () => {
-    const c = canonicalConfig({ opts: { steps: [{ callback: () => 1 }] } });
-    expect(c.shareable).toBe(false);
-    expect(c.problem).toBe('config.opts.steps[0].callback (a function)');
-    expect(JSON.stringify(c.json)).toContain('<function callback>');
+  it('refuses a function, naming its path: its captured state cannot be keyed', () => {
+    expect(() => canonicalConfig({ opts: { steps: [{ callback: () => 1 }] } })).toThrow(TypeError);
+    expect(() => canonicalConfig({ opts: { steps: [{ callback: () => 1 }] } })).toThrow(/captured state cannot be hashed.* for config\.opts\.steps\[0\]\.callback/);
+    expect(() => canonicalConfig({ tag: Symbol('x') })).toThrow(/config\.tag/);
   });
 
   it('marks a class instance as not portable, still keying it by its class and fields', () => {

@@ -1,8 +1,8 @@
-import { readFileSync, writeFileSync, mkdirSync, readdirSync, existsSync, utimesSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { chmodSync, readFileSync, writeFileSync, mkdirSync, readdirSync, existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hashFile } from '../../src/index.js';
+import { Cache, hashFile, tensorCache } from '../../src/index.js';
 import { PassError, Pipeline, modelId } from '../../src/pipeline/index.js';
 import { tempDir } from '../helpers.js';
 import { captureWarnings } from '../setup/use-azurite.js';
@@ -18,14 +18,19 @@ describe('Pipeline (local cache)', () => {
     return p;
   };
 
-  /** Makes every stored output look last used `minutes` ago. */
-  const age = (dir: string, minutes: number) => {
-    const outputs = join(dir, 'pipeline', 'outputs');
-    const t = new Date(Date.now() - minutes * 60_000);
-    for (const id of readdirSync(outputs)) utimesSync(join(outputs, id), t, t);
+  /** Ids of the pass outputs stored in the cache directory `dir`. */
+  const storedOutputs = async (dir: string): Promise<string[]> => {
+    const cache = new Cache({ dir, maxMemoryBytes: 0 });
+    try {
+      const ids: string[] = [];
+      for await (const e of cache.entries('pipeline.output')) ids.push(e.key);
+      return ids.sort();
+    } finally {
+      await cache.close();
+    }
   };
 
-  it('keeps local outputs under maxLocalBytes by evicting the least recently used', async () => {
+  it('keeps the local directory under maxLocalBytes by evicting the least recently used outputs', async () => {
     const dir = fresh();
     const body = 'x'.repeat(50_000);
     const srcs = [input(`${body}1`), input(`${body}2`), input(`${body}3`)];
@@ -36,38 +41,106 @@ describe('Pipeline (local cache)', () => {
       return r;
     };
     const first = await runOnce(srcs[0]);
-    age(dir, 10);
     const second = await runOnce(srcs[1]);
-    age(dir, 5);
     // A lookup counts as a use: the first output is now more recent than the second.
     expect((await runOnce(srcs[0])).passes[0].status).toBe('local');
     const third = await runOnce(srcs[2]); // 3 x ~50 KB > 120 KB: the least recently used goes
-    const stored = readdirSync(join(dir, 'pipeline', 'outputs'));
-    expect(stored.sort()).toEqual([first.id, third.id].sort());
-    expect(stored).not.toContain(second.id);
+    expect(await storedOutputs(dir)).toEqual([first.id, third.id].sort());
     expect((await runOnce(srcs[1])).passes[0].status).toBe('computed');
+    expect(second.id).not.toBe(first.id);
   });
 
-  it('never evicts an output used in the last minute, nor the one just made', async () => {
+  it('never evicts the output just made, even past the limit', async () => {
     const dir = fresh();
-    const p = new Pipeline({ cache: dir, maxLocalBytes: 10 }).add(appendPass('+a'));
-    const a = await p.run(input('a'.repeat(100)));
-    const b = await p.run(input('b'.repeat(100)));
+    const p = new Pipeline({ cache: dir, maxLocalBytes: 250 }).add(appendPass('+a'));
+    await p.run(input('a'.repeat(200)));
+    const b = await p.run(input('b'.repeat(200)));
     await p.close();
-    expect(readdirSync(join(dir, 'pipeline', 'outputs')).sort()).toEqual([a.id, b.id].sort());
+    expect(await storedOutputs(dir)).toEqual([b.id]);
   });
 
-  it('modelcache pipeline prune evicts down to --max-bytes', async () => {
+  it('uses an output larger than the whole limit uncached, with a warning, and finishes the run', async () => {
+    const w = captureWarnings();
+    try {
+      const dir = fresh();
+      const p = new Pipeline({ cache: dir, maxLocalBytes: 100 }).add(appendPass('+a')).add(appendPass('+b'));
+      const r = await p.run(input('x'.repeat(1000)));
+      expect(readFileSync(await r.path(), 'utf8')).toBe(`${'x'.repeat(1000)}+a+b`);
+      expect(w.messages.join('\n')).toMatch(/could not be stored .*; using it uncached/);
+      const path = await r.path();
+      await p.close();
+      expect(await storedOutputs(dir)).toEqual([]);
+      expect(existsSync(path)).toBe(false); // its files go when the pipeline closes
+    } finally {
+      w.restore();
+    }
+  });
+
+  it('gives the model of a result whose output was evicted since: computed again when asked for', async () => {
+    const calls = { n: 0 };
+    const p = new Pipeline({ cache: fresh(), maxLocalBytes: 250 }).add(appendPass('+a', calls));
+    const a = await p.run(input('a'.repeat(200)));
+    await p.run(input('b'.repeat(200))); // evicts a's output
+    await p.flush(); // commits (and evicts) now; the files go on the next turn
+    await new Promise((r) => setImmediate(r));
+    expect(readFileSync(await a.path(), 'utf8')).toBe(`${'a'.repeat(200)}+a`);
+    expect(calls.n).toBe(3);
+    await p.close();
+  });
+
+  it('shares one byte limit and one LRU with tensor results in the same directory', async () => {
+    const cache = new Cache({ dir: fresh(), maxMemoryBytes: 0, maxDiskBytes: 120_000, compression: false });
+    const rows = (v: number) => ({ type: 'float32', dims: [1, 12_500], data: new Float32Array(12_500).fill(v) }); // 50 KB
+    const identity = tensorCache({ cache })(async (x: ReturnType<typeof rows>) => x);
+    const byNamespace = async () => {
+      const out: Record<string, number> = {};
+      for await (const e of cache.entries()) {
+        const ns = e.namespace.startsWith('tensor.') ? 'tensor' : e.namespace;
+        out[ns] = (out[ns] ?? 0) + 1;
+      }
+      return out;
+    };
+    await identity(rows(1));
+    const p = new Pipeline({ cache }).add(appendPass('+a'));
+    const first = await p.run(input('x'.repeat(50_000)));
+    await identity(rows(2)); // past the limit: the oldest entry, a tensor row, goes
+    await cache.flush();
+    expect(await byNamespace()).toMatchObject({ tensor: 1, 'pipeline.output': 1 });
+    await p.run(input('y'.repeat(50_000))); // past it again: now the oldest is the first output
+    await cache.flush();
+    expect(await byNamespace()).toMatchObject({ tensor: 1, 'pipeline.output': 1 });
+    expect(await cache.has(first.id, { namespace: 'pipeline.output' })).toBe(false);
+    await p.close();
+    await cache.close();
+  });
+
+  it('uses a Cache it is given without closing it, and refuses one it cannot store files in', async () => {
+    const cache = new Cache({ dir: fresh(), maxMemoryBytes: 0 });
+    const p = new Pipeline({ cache }).add(appendPass('+a'));
+    const r = await p.run(input());
+    await p.close();
+    expect((await cache.getFiles(r.id, { namespace: 'pipeline.output' }))?.location).toBe('local');
+    await cache.close();
+    expect(() => new Pipeline({ cache: new Cache({ dir: false }) })).toThrow(/a Cache with a disk tier/);
+    const key = Buffer.alloc(32, 7);
+    expect(() => new Pipeline({ cache: new Cache({ dir: fresh(), encryption: { algorithm: 'aes-256-gcm', key } }) })).toThrow(/a Cache without encryption/);
+    expect(() => new Pipeline({ cache: new Cache({ dir: fresh() }), maxLocalBytes: 10 })).toThrow(/options\.maxLocalBytes/);
+  });
+
+  it('modelcache pipeline prune evicts outputs down to --max-bytes and leaves other entries', async () => {
     const dir = fresh();
     const p = new Pipeline({ cache: dir }).add(appendPass('+a'));
     for (const t of ['1', '2', '3']) await p.run(input(t.repeat(10_000)));
+    const runs = (await p.runs()).length;
     await p.close();
-    age(dir, 10);
     const cli = join(import.meta.dirname, '../../dist/cli/main.js');
     const out = JSON.parse(execFileSync(process.execPath, [cli, 'pipeline', 'prune', '--max-bytes', '25KB', '--dir', dir, '--json'], { encoding: 'utf8' }));
     expect(out).toMatchObject({ removed: 1, outputs: 2 });
     expect(out.bytes).toBeLessThanOrEqual(25_000);
-    expect(readdirSync(join(dir, 'pipeline', 'outputs'))).toHaveLength(2);
+    expect(await storedOutputs(dir)).toHaveLength(2);
+    const q = new Pipeline({ cache: dir });
+    expect(await q.runs()).toHaveLength(runs);
+    await q.close();
   });
 
   it('computes each pass once, then serves the whole chain from the local cache', async () => {
@@ -186,9 +259,11 @@ describe('Pipeline (local cache)', () => {
       const p = new Pipeline({ cache: dir }).add(appendPass('+a')).add(appendPass('+b'));
       const r1 = await p.run(src);
       const first = await p.run(src);
-      // Damage pass 1's stored output: pass 2's output is still good, so only a fallback needs pass 1.
+      // Damage pass 2's stored output (bit rot: same size): found by its description, refused
+      // when its files are needed, and computed again from pass 1's output.
       const path2 = await r1.path();
-      writeFileSync(path2, 'tampered');
+      chmodSync(path2, 0o600);
+      writeFileSync(path2, 'm0+a+X');
       const r2 = await p.run(src);
       expect(r2.passes.map((x) => x.status)).toEqual(['not-needed', 'local']);
       expect(readFileSync(await r2.path(), 'utf8')).toBe('m0+a+b');
@@ -277,22 +352,49 @@ describe('Pipeline (local cache)', () => {
     await p.close();
   });
 
-  it('keeps a config with a function local, without warning when there is no shared store', async () => {
-    const w = captureWarnings();
-    try {
-      const dir = fresh();
-      const src = input();
-      const pass = { type: 'Fn', config: { transform: (s: string) => s.toUpperCase() }, run: (inp: { path: string }, cfg: { transform: (s: string) => string }, ctx: { outputPath(): string }) => {
-        writeFileSync(ctx.outputPath(), cfg.transform(readFileSync(inp.path, 'utf8')));
-      } };
-      const p = new Pipeline({ cache: dir }).add(pass);
-      expect(readFileSync(await (await p.run(src)).path(), 'utf8')).toBe('M0');
-      expect((await p.run(src)).computed).toBe(0);
-      expect(w.messages).toEqual([]);
-      await p.close();
-    } finally {
-      w.restore();
-    }
+  it('runs a pass once when two processes need its output from the same directory at the same time', async () => {
+    const dir = fresh();
+    const log = join(root, `runs-${n++}.log`);
+    writeFileSync(log, '');
+    const worker = join(import.meta.dirname, '../fixtures/pipeline-lock.mjs');
+    const args = JSON.stringify({ dir, model: input(), log });
+    const spawnOne = () => new Promise<{ status: string; text: string }>((done, fail) => {
+      const child = spawn(process.execPath, [worker, args], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.on('exit', (code) => (code === 0 ? done(JSON.parse(out.trim().split('\n').pop()!)) : fail(new Error(`worker exited ${code}`))));
+    });
+    const results = await Promise.all([spawnOne(), spawnOne()]);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(results.map((r) => r.status).sort()).toEqual(['computed', 'local']);
+    expect(results.map((r) => r.text)).toEqual(['m0+slow', 'm0+slow']);
+  });
+
+  it('refuses a config holding a function when the pass is added, saying how to declare it', () => {
+    const pass = { type: 'Fn', config: { transform: (s: string) => s.toUpperCase() }, run() {} };
+    const p = new Pipeline({ cache: fresh() });
+    expect(() => p.add(pass)).toThrow(TypeError);
+    expect(() => p.add(pass)).toThrow(/captured state cannot be hashed.*put the code in the pass's run\(\).* for pass #1\.config\.transform but received a function/);
+    expect(() => p.add({ ...pass, config: { nested: [{ cb: () => 1 }] } })).toThrow(/pass #1\.config\.nested\[0\]\.cb/);
+    return p.close();
+  });
+
+  it('keys two closures of one source over different values apart: neither is cached, both refused', () => {
+    const make = (k: number) => ({ type: 'Scale', config: { scale: (x: number) => x * k }, run() {} });
+    const p = new Pipeline({ cache: fresh() });
+    expect(() => p.add(make(2))).toThrow(TypeError);
+    expect(() => p.add(make(3))).toThrow(TypeError);
+    return p.close();
+  });
+
+  it('refuses a symbol or a circular reference in a config as it refuses a function', async () => {
+    const p = new Pipeline({ cache: fresh() });
+    const loop: Record<string, unknown> = {};
+    loop.self = loop;
+    expect(() => p.add({ type: 'S', config: { tag: Symbol('a') }, run() {} })).toThrow(/pass #1\.config\.tag/);
+    expect(() => p.add({ type: 'C', config: { loop }, run() {} })).toThrow(/circular/);
+    await expect(p.run(input(), { evaluator: { type: 'E', config: { f: () => 1 }, evaluate: () => ({}) } })).rejects.toThrow(/options\.evaluator\.config\.f/);
+    await p.close();
   });
 
   it('rejects bad options, passes and models by name', () => {

@@ -2,7 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AzureBlobTier, Pipeline, SharedStore } from '../../src/pipeline/index.js';
+import { Cache } from '../../src/index.js';
+import { AzureBlobTier, Pipeline } from '../../src/pipeline/index.js';
+import { publishRaw } from './hostile.js';
 import { freePort } from '../setup/azurite.mjs';
 import { captureWarnings, useAzurite } from '../setup/use-azurite.js';
 import { tempDir } from '../helpers.js';
@@ -46,7 +48,7 @@ describe('Pipeline with a shared store', () => {
     return p;
   };
 
-  it('publishes with the URL form of cache.dir: files in their own folder, manifest last', async () => {
+  it('publishes with the URL form of cache.dir: files in their own folder, manifest last, run records kept local', async () => {
     const c = newContainer();
     const events: string[] = [];
     const p = new Pipeline({ cache: { dir: [fresh(), urlOf(c)], sharedOptions: fast }, onEvent: (e) => events.push(`${e.type}`) });
@@ -55,10 +57,10 @@ describe('Pipeline with a shared store', () => {
     expect(r.stats).toMatchObject({ computed: 1, published: 1, uploadedBytes: 4 });
     const names = await blobNames(c);
     expect(names).toEqual([
-      expect.stringMatching(new RegExp(`^pipeline/v1/outputs/${r.id}/manifest\\.json$`)),
-      expect.stringMatching(new RegExp(`^pipeline/v1/outputs/${r.id}/u[0-9a-z]+-[0-9a-f]{8}/model\\.txt$`)),
+      `entries/pipeline.output/f/${r.id}/manifest.json`,
+      expect.stringMatching(new RegExp(`^entries/pipeline\\.output/f/${r.id}/u[0-9a-z]+-[0-9a-f]{8}/model\\.txt$`)),
     ]);
-    expect(events.indexOf('files-uploaded')).toBeLessThan(events.indexOf('published'));
+    expect(events.indexOf('upload-start')).toBeLessThan(events.indexOf('published'));
     await p.close();
   });
 
@@ -80,6 +82,25 @@ describe('Pipeline with a shared store', () => {
     const again = await b.run(src);
     expect(again.passes[2].status).toBe('local');
     expect(again.stats.manifestBytes).toBe(0);
+    await b.close();
+  });
+
+  it('records a shared hit locally: status shared, with who computed it, when and how long', async () => {
+    const c = newContainer();
+    const a = build({ dir: [fresh(), urlOf(c)] });
+    await a.run(src);
+    const computed = (await a.runs()).find((r) => r.pass.name === 'Append_3')!;
+    await a.close();
+    const b = build({ dir: [fresh(), urlOf(c)] });
+    const before = Date.now();
+    await b.run(src);
+    const records = await b.runs();
+    expect(records).toHaveLength(1);
+    const { runId: _a, served, ...rest } = records[0];
+    const { runId: _b, ...original } = computed;
+    expect(rest).toEqual({ ...original, status: 'shared' });
+    expect(served).toMatchObject({ host: computed.host, runId: records[0].runId });
+    expect(served!.at).toBeGreaterThanOrEqual(before);
     await b.close();
   });
 
@@ -115,15 +136,18 @@ describe('Pipeline with a shared store', () => {
     const c = newContainer();
     const w = captureWarnings();
     try {
+      class Hooks {
+        constructor(readonly level = 1) {}
+      }
       const p = new Pipeline({ cache: { dir: [fresh(), urlOf(c)], sharedOptions: fast } });
       p.add(appendPass('+a'));
-      p.add({ ...appendPass('+f'), type: 'WithHook', config: { text: '+f', hooks: { onStep: () => {} } } as never });
+      p.add({ ...appendPass('+f'), type: 'WithHooks', config: { text: '+f', hooks: new Hooks() } as never });
       p.add(appendPass('+c'));
       const r = await p.run(src);
       expect(r.passes.map((x) => x.shareable)).toEqual([true, false, false]);
       expect(r.stats.published).toBe(1);
       expect(w.codes).toContain('ERR_CONFIG_NOT_PORTABLE');
-      expect(w.messages.join('\n')).toContain('config.hooks.onStep (a function)');
+      expect(w.messages.join('\n')).toContain('config.hooks (an instance of Hooks)');
       expect((await p.run(src)).computed).toBe(0); // still cached locally
       await p.close();
     } finally {
@@ -131,23 +155,22 @@ describe('Pipeline with a shared store', () => {
     }
   });
 
-  it('ignores files without a manifest (a killed upload), and gc removes them after the grace period', async () => {
+  it('ignores files without a manifest (a killed upload), and collecting uploads removes them after the grace period', async () => {
     const c = newContainer();
     const tier = new AzureBlobTier({ connectionString: azurite().connectionString, containerName: c, ...fast });
     const probe = build({ dir: fresh(), sharedTier: tier }, ['+a']);
     const id = (await probe.run(src)).id;
     await probe.close();
-    const store = new SharedStore(tier);
     // Withdraw the manifest, leaving the files, as an upload killed before its commit would.
-    await tier.deleteBlob(`pipeline/v1/outputs/${id}/manifest.json`);
+    await tier.deleteBlob(tier.manifestName(id, 'pipeline.output'));
     const reader = build({ dir: fresh(), sharedTier: tier, updateSharedCache: false }, ['+a']);
     expect((await reader.run(src)).passes[0].status).toBe('computed');
     await reader.close();
-    const entries = await store.entries();
-    expect(entries).toMatchObject([{ id, committed: false, blobs: 1 }]);
-    expect((await store.gc({ graceMs: 3600_000 })).young).toBe(1);
-    const report = await store.gc({ graceMs: 0 });
-    expect(report).toMatchObject({ incomplete: [id], blobs: 1 });
+    const listed = [];
+    for await (const e of tier.listEntries('pipeline.output')) listed.push(e);
+    expect(listed).toEqual([]);
+    expect(await tier.collectUploads({ graceMs: 3600_000 })).toBe(0);
+    expect(await tier.collectUploads({ graceMs: 0, now: Date.now() + 1000 })).toBe(1);
     expect(await blobNames(c)).toEqual([]);
   });
 
@@ -157,7 +180,7 @@ describe('Pipeline with a shared store', () => {
     const ra = await a.run(src);
     await a.close();
     const names = await blobNames(c);
-    const file = names.find((x) => x.startsWith(`pipeline/v1/outputs/${ra.id}/u`))!;
+    const file = names.find((x) => x.startsWith(`entries/pipeline.output/f/${ra.id}/u`))!;
     const blob = BlobServiceClient.fromConnectionString(azurite().connectionString).getContainerClient(c).getBlockBlobClient(file);
     const props = await blob.getProperties();
     await blob.uploadData(Buffer.from('m0+a+X'), { metadata: props.metadata });
@@ -178,6 +201,109 @@ describe('Pipeline with a shared store', () => {
     } finally {
       w.restore();
     }
+  });
+
+  it('withdraws a shared output whose files cannot be one folder everywhere (A.txt and a.txt), computes it here and publishes a good one', async () => {
+    const c = newContainer();
+    const tier = new AzureBlobTier({ connectionString: azurite().connectionString, containerName: c, ...fast });
+    const probe = build({ dir: fresh() }, ['+a']); // local only: the id the output has
+    const id = (await probe.run(src)).id;
+    await probe.close();
+    await publishRaw(tier, root, id, [{ path: 'A.txt', content: 'x' }, { path: 'a.txt', content: 'y' }]);
+    const w = captureWarnings();
+    try {
+      const p = build({ dir: fresh(), sharedTier: tier }, ['+a']);
+      const r = await p.run(src);
+      expect(r.passes[0].status).toBe('computed');
+      expect(readFileSync(await r.path(), 'utf8')).toBe('m0+a');
+      expect(r.stats.published).toBe(1);
+      expect(w.messages.join('\n')).toMatch(/"A\.txt" and "a\.txt" differ only in case.*withdrawn/);
+      await p.close();
+    } finally {
+      w.restore();
+    }
+    const q = build({ dir: fresh(), sharedTier: tier }, ['+a']);
+    const rq = await q.run(src);
+    expect(rq.passes[0].status).toBe('shared');
+    expect(readFileSync(await rq.path(), 'utf8')).toBe('m0+a');
+    await q.close();
+  });
+
+  it('withdraws a shared output whose files cannot be written here (EEXIST), computes it and publishes its own', async () => {
+    const c = newContainer();
+    const a = build({ dir: [fresh(), urlOf(c)] }, ['+a']);
+    const id = (await a.run(src)).id;
+    await a.close();
+    const tier = new AzureBlobTier({ connectionString: azurite().connectionString, containerName: c, ...fast });
+    let tries = 0;
+    const failing = new Proxy(tier, {
+      get(t, k) {
+        if (k === 'downloadFiles') return async () => ((tries++, Promise.reject(Object.assign(new Error('EEXIST: file already exists, mkdir'), { code: 'EEXIST' }))));
+        const v = Reflect.get(t, k, t) as unknown;
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    });
+    const w = captureWarnings();
+    try {
+      const b = build({ dir: fresh(), shared: failing }, ['+a']);
+      const rb = await b.run(src);
+      expect(rb.passes[0].status).toBe('shared'); // found; its files are not needed yet
+      expect(readFileSync(await rb.path(), 'utf8')).toBe('m0+a');
+      expect(rb.passes[0].status).toBe('computed');
+      expect(tries).toBe(1);
+      expect(w.messages.join('\n')).toMatch(new RegExp(`shared pipeline output ${id} cannot be materialized \\(EEXIST.*withdrawn`));
+      await b.close();
+      expect(rb.stats).toMatchObject({ damaged: 1, published: 1 });
+    } finally {
+      w.restore();
+    }
+    expect((await tier.lookupFiles(id, 'pipeline.output'))?.meta).toMatchObject({ run: { host: expect.any(String) } });
+  });
+
+  it('a read-only pipeline leaves an unusable shared output in place and computes it here', async () => {
+    const c = newContainer();
+    const tier = new AzureBlobTier({ connectionString: azurite().connectionString, containerName: c, ...fast });
+    const probe = build({ dir: fresh() }, ['+a']);
+    const id = (await probe.run(src)).id;
+    await probe.close();
+    await publishRaw(tier, root, id, [{ path: 'A.txt', content: 'x' }, { path: 'a.txt', content: 'y' }]);
+    const w = captureWarnings();
+    try {
+      const p = build({ dir: fresh(), sharedTier: tier, updateSharedCache: false }, ['+a']);
+      expect((await p.run(src)).passes[0].status).toBe('computed');
+      expect(w.messages.join('\n')).toMatch(/differ only in case.*; not used/);
+      await p.close();
+    } finally {
+      w.restore();
+    }
+    expect(await tier.lookupFiles(id, 'pipeline.output')).toBeDefined();
+  });
+
+  it('a producer refuses an output whose files cannot be one folder everywhere: the pass fails, nothing is stored or shared', async () => {
+    const c = newContainer();
+    const p = new Pipeline({ cache: { dir: [fresh(), urlOf(c)], sharedOptions: fast } });
+    p.add({ type: 'Cased', run: (_i, _c, ctx) => {
+      writeFileSync(ctx.outputPath('A.txt'), 'x');
+      writeFileSync(ctx.outputPath('a.txt'), 'y');
+    } });
+    await expect(p.run(src)).rejects.toThrow(/pass Cased failed: pass Cased wrote files that cannot be stored and shared: "A\.txt" and "a\.txt" differ only in case/);
+    expect(await blobNames(c)).toEqual([]);
+    expect((await p.runs()).map((r) => r.status)).toEqual(['failed']);
+    await p.close();
+  });
+
+  it('stores and shares through a Cache with a shared tier', async () => {
+    const c = newContainer();
+    const tier = new AzureBlobTier({ connectionString: azurite().connectionString, containerName: c, ...fast });
+    const cache = new Cache({ dir: fresh(), shared: tier });
+    const p = new Pipeline({ cache }).add(appendPass('+a'));
+    const r = await p.run(src);
+    expect(r.stats.published).toBe(1);
+    await p.close();
+    await cache.close();
+    const other = build({ dir: fresh(), shared: new AzureBlobTier({ connectionString: azurite().connectionString, containerName: c, ...fast }) }, ['+a']);
+    expect((await other.run(src)).passes[0].status).toBe('shared');
+    await other.close();
   });
 
   it('shares evaluations: another machine gets the metrics without downloading the model', async () => {

@@ -2,7 +2,7 @@
 // workflow over the PaddleOCR rec model: cold, warm, exported model, bad files, a failing pass,
 // and Olive's two shared-cache forms against Azurite.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -123,9 +123,15 @@ describe('modelcache pipeline run with a shared cache (Azurite)', () => {
     const second = cli(f, '--json', '--dir', other, '--overwrite');
     expect(second.code, second.stderr).toBe(0);
     expect(second.json.passes.map((p: { status: string }) => p.status)).toEqual(['not-needed', 'not-needed', 'shared']);
-    expect(second.json.stats).toMatchObject({ computed: 0, downloadedFiles: 1 });
-    expect(readdirSync(other)).toContain('pipeline');
+    expect(second.json.stats).toMatchObject({ computed: 0, downloadedFiles: 1, downloadedBytes: statSync(first.json.output.path).size });
+    expect(readdirSync(other)).toContain('index'); // the local cache it was given
     await expectRunsLikeTheInput(second.json.output.path);
+    // The second machine recorded where its model came from: the first machine's run of the last pass.
+    const records = (dir: string) => JSON.parse(spawnSync(process.execPath, [CLI, 'pipeline', 'runs', '--dir', dir, '--json'], { encoding: 'utf8' }).stdout).runs;
+    const computed = records(join(f, '..', 'cache')).find((r: { pass: { type: string } }) => r.pass.type === 'OnnxMetadata');
+    const [served] = records(other);
+    expect(served).toMatchObject({ status: 'shared', outputId: computed.outputId, host: computed.host, start: computed.start, durationMs: computed.durationMs });
+    expect(records(other)).toHaveLength(1);
   });
 
   it('the URL list ["<local>", "<container URL>"] shares by default, and update_shared_cache: false uploads nothing', async () => {
@@ -137,11 +143,16 @@ describe('modelcache pipeline run with a shared cache (Azurite)', () => {
     expect(await manifests(shared)).toHaveLength(3);
     await expectRunsLikeTheInput(r.json.output.path);
 
-    const readOnly = `wfro${process.pid}`;
-    const g = flow({ cache_dir: ['cache', azurite().containerUrl(readOnly)], cache_config: { update_shared_cache: false } });
+    // update_shared_cache: false reads the shared cache and uploads nothing (here: a last pass of another config).
+    const g = flow({
+      cache_dir: ['cache', azurite().containerUrl(shared)],
+      cache_config: { update_shared_cache: false },
+      passes: [passes[0], passes[1], { ...passes[2], config: { producer_name: 'another' } }],
+    });
     const ro = cli(g, '--json');
     expect(ro.code, ro.stderr).toBe(0);
-    expect(ro.json.stats).toMatchObject({ computed: 3, published: 0 });
-    expect(await manifests(readOnly)).toEqual([]);
+    expect(ro.json.passes.map((p: { status: string }) => p.status)).toEqual(['not-needed', 'shared', 'computed']);
+    expect(ro.json.stats).toMatchObject({ computed: 1, published: 0 });
+    expect(await manifests(shared)).toHaveLength(3);
   });
 });

@@ -167,7 +167,7 @@ describe('loading a workflow', () => {
     const flow = await loadWorkflow(write(base({ output_dir: 'out-rel', cache_dir: 'rel-cache' })));
     expect(flow.input.path).toBe(join(root, 'in.txt'));
     expect(flow.outputDir).toBe(join(root, 'out-rel'));
-    expect(flow.pipeline.dir).toBe(join(root, 'rel-cache', 'pipeline'));
+    expect(flow.pipeline.dir).toBe(join(root, 'rel-cache'));
     await flow.close();
     const obj = await loadWorkflow(base(), { baseDir: root, cacheDir: join(root, 'c2') });
     expect(obj.input.path).toBe(join(root, 'in.txt'));
@@ -176,11 +176,11 @@ describe('loading a workflow', () => {
 
   it("maps Olive's cache forms onto the pipeline's shared cache", async () => {
     const list = await loadWorkflow(write(base({ cache_dir: ['local_cache', url] })));
-    expect(list.pipeline.dir).toBe(join(root, 'local_cache', 'pipeline'));
+    expect(list.pipeline.dir).toBe(join(root, 'local_cache'));
     expect(list.pipeline.sharedLocation).toContain('acct');
     await list.close();
     const config = await loadWorkflow(write(base({ cache_config: { cache_dir: 'cc', account_name: 'acct', container_name: 'models' } })));
-    expect(config.pipeline.dir).toBe(join(root, 'cc', 'pipeline'));
+    expect(config.pipeline.dir).toBe(join(root, 'cc'));
     expect(config.pipeline.sharedLocation).toContain('models');
     await config.close();
     const off = await loadWorkflow(write(base({ cache_dir: ['x', url], cache_config: { enable_shared_cache: false } })));

@@ -20,7 +20,7 @@ export function cacheDir(opts: GlobalOptions): string {
 }
 
 /** Opens the cache at `dir`, or fails with "no cache at <dir>" without creating anything. */
-function openExisting(dir: string, write: boolean): DiskTier {
+export function openExisting(dir: string, write: boolean): DiskTier {
   if (!existsSync(join(dir, 'index'))) throw new CliError(`no cache at ${dir}`, EXIT_FAILURE);
   // Read-only for inspection: no tmp cleanup, nothing written by merely looking.
   return new DiskTier({ dir, readOnly: !write });
@@ -255,7 +255,7 @@ async function prune(out: Output, opts: GlobalOptions & { maxBytes: number }): P
 
 // ---------------------------------------------------------------------------------------------- clear
 
-async function confirm(question: string): Promise<boolean> {
+export async function confirm(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question(question);

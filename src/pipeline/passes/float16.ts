@@ -44,7 +44,6 @@ export const onnxFloatToFloat16Pass: BuiltinPass<OnnxFloatToFloat16Config> = {
       max_finite_val: { type: 'number', exclusiveMinimum: 0, default: 1e4, description: 'Finite weights larger in magnitude are lowered to this (float16 tops out at 65504).' },
     },
   },
-  defaults: { keep_io_types: true, op_block_list: [...DEFAULT_OP_BLOCK_LIST], node_block_list: [], min_positive_val: 1e-7, max_finite_val: 1e4 },
   async run(input, config, ctx) {
     const model = await readOnnxModel(input);
     const options = {

@@ -1,7 +1,7 @@
 // The built-in passes and evaluators by type name (what a workflow file's `type` refers to), and
 // their factories for code: `onnxFloatToFloat16({ op_block_list: [...] })` is the Pass a workflow
 // entry `{ "type": "OnnxFloatToFloat16", "config": { ... } }` gives, with the same output ids.
-import type { Evaluator } from '../pipeline.js';
+import type { Evaluator } from '../evaluate.js';
 import type { Pass } from '../pass.js';
 import { instantiate, instantiateEvaluator, type BuiltinEvaluator, type BuiltinPass } from './define.js';
 import { onnxFloatToFloat16Pass, type OnnxFloatToFloat16Config } from './float16.js';

@@ -46,7 +46,6 @@ export const ortLatencyEvaluator: BuiltinEvaluator<OrtLatencyConfig> = {
       },
     },
   },
-  defaults: { runs: 10, warmup: 1, inputs: {} },
   async evaluate(model, config, ctx) {
     const { ort } = await import('../../ort/runtime.js');
     const { file } = await readOnnxModel(model);

@@ -39,7 +39,6 @@ export const onnxMetadataPass: BuiltinPass<OnnxMetadataConfig> = {
       replace_metadata_props: { type: 'boolean', default: false, description: 'Remove every existing metadata_props entry first.' },
     },
   },
-  defaults: { metadata_props: {}, replace_metadata_props: false },
   async run(input, config, ctx) {
     const model = await readOnnxModel(input);
     const bytes = setMetadata(model.bytes, {

@@ -1,10 +1,10 @@
-// The ONNX model a built-in pass receives: a single .onnx file, or a folder with one .onnx file and
-// its external data. A file model that points at external data is refused: its id would not cover
-// that data (pass the folder instead).
+// The ONNX model a built-in pass receives: a single .onnx file (with the external data files it
+// names beside it, which its id covers), or a folder with one .onnx file and its external data.
 import { constants } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { externalLocations } from '../../ort/onnx.js';
+import { externalFiles } from '../model.js';
 import type { PassInput } from '../pass.js';
 import { passInputError } from './define.js';
 
@@ -33,10 +33,8 @@ async function listFiles(dir: string, root = dir, out: string[] = []): Promise<s
 export async function readOnnxModel(input: PassInput): Promise<OnnxModel> {
   if (input.kind === 'file') {
     const bytes = await readFile(input.path);
-    if (externalLocations(bytes).length > 0) {
-      throw passInputError(`model ${input.path} has external data: pass the folder that holds it and its data files as the model, so the data is part of its id`);
-    }
-    return { file: input.path, dir: dirname(input.path), bytes, external: false, companions: [] };
+    const companions = await externalFiles(input.path, bytes);
+    return { file: input.path, dir: dirname(input.path), bytes, external: companions.length > 0, companions };
   }
   const all = await listFiles(input.path);
   const top = all.filter((f) => !f.includes('/') && f.endsWith('.onnx'));

@@ -59,7 +59,6 @@ export const ortGraphOptimizationPass: BuiltinPass<OrtGraphOptimizationConfig> =
       external_data_min_size: { type: 'integer', minimum: 0, default: 1024, description: 'Initializers smaller than this many bytes stay in the .onnx file.' },
     },
   },
-  defaults: { level: 'extended', external_data: 'auto', external_data_min_size: 1024 },
   async run(input, config, ctx) {
     const { ort } = await import('../../ort/runtime.js');
     const model = await readOnnxModel(input);

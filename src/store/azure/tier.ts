@@ -267,11 +267,12 @@ export class AzureBlobTier extends AzureBlobStore implements Tier {
   /**
    * Removes upload folders no reader can see: those of file entries without a manifest, and
    * those a manifest does not name (lost races, killed retries), once their newest blob is older
-   * than `graceMs` (an upload may still be running elsewhere). Resolves to the blobs removed.
+   * than `graceMs` (an upload may still be running elsewhere). Resolves to the blobs removed
+   * (with `dryRun`: that would be removed; nothing is deleted).
    */
-  async collectUploads(options: { graceMs: number; now?: number }): Promise<number> {
+  async collectUploads(options: { graceMs: number; now?: number; dryRun?: boolean }): Promise<number> {
     this.assertOpen();
-    if (!this.update) return 0;
+    if (!this.update && !options.dryRun) return 0;
     const now = options.now ?? Date.now();
     const folders = new Map<string, { blobs: BlobInfo[]; newest: number; entry: string }>();
     const committed = new Map<string, string>(); // entry -> manifest name
@@ -299,7 +300,8 @@ export class AzureBlobTier extends AzureBlobStore implements Tier {
         const hit = await this.lookupFiles(key, ns);
         if (!hit || `${f.entry}/${hit.upload}` === folder) continue;
       }
-      for (const b of f.blobs) if (await this.deleteBlob(b.name, { ifMatch: b.etag })) removed++;
+      if (options.dryRun) removed += f.blobs.length;
+      else for (const b of f.blobs) if (await this.deleteBlob(b.name, { ifMatch: b.etag })) removed++;
     }
     return removed;
   }

@@ -8,7 +8,6 @@
 // soon as the awaited entry exists, and never wait longer than their bound. A lock whose holder
 // died (same host: its pid is gone; other host: older than `staleMs`) is taken over. Correctness
 // never depends on a lock: publishing is atomic on its own; the lock only saves duplicate work.
-import { randomBytes } from 'node:crypto';
 import { closeSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -29,9 +28,17 @@ export function isPidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * `n` random bytes as hex. Web Crypto's getter loads the crypto module on first use only: a reader
+ * that never writes (a session cache hit) does not pay for loading it.
+ */
+function randomHex(n: number): string {
+  return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(n))).toString('hex');
+}
+
 /** A fresh work-file name of this process: `<host>-<pid>-<16 hex><suffix>`. */
 export function workName(suffix = ''): string {
-  return `${HOST}-${process.pid}-${randomBytes(8).toString('hex')}${suffix}`;
+  return `${HOST}-${process.pid}-${randomHex(8)}${suffix}`;
 }
 
 /** The writer named by a work-file name, if it is one. */
@@ -128,7 +135,7 @@ function readHolder(path: string): Holder | undefined {
 }
 
 function tryCreate(path: string): HeldLock | undefined {
-  const token = randomBytes(12).toString('hex');
+  const token = randomHex(12);
   let fd: number;
   try {
     fd = openSync(path, 'wx', 0o600);
@@ -177,7 +184,7 @@ function staleHolder(path: string, o: Required<Omit<LockOptions, 'ready'>>): { s
  * one of several recovering waiters gets it), and put back if it turns out not to be the stale one.
  */
 function removeStale(path: string, expected: Holder | undefined): boolean {
-  const tomb = `${path}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tomb = `${path}.stale-${process.pid}-${randomHex(4)}`;
   try {
     renameSync(path, tomb);
   } catch {

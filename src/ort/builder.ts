@@ -1,0 +1,23 @@
+// The builder child process of modelcache/ort: receives one BuildJob over IPC, builds the entry
+// into the work folder the parent named, reports the result and exits. It never touches the cache
+// itself: the parent publishes the files, holding the key's lock. When the parent goes away first
+// (it exited), there is nobody to publish to: the builder ends at once.
+import { mkdirSync } from 'node:fs';
+import { buildEntry, BuildError, type BuildJob } from './build.js';
+
+process.on('disconnect', () => process.exit(0));
+
+process.once('message', (job: BuildJob) => {
+  void (async () => {
+    let reply: unknown;
+    try {
+      mkdirSync(job.dir, { recursive: true, mode: 0o700 });
+      const result = await buildEntry(job, (stage) => process.send?.({ type: 'stage', stage }));
+      reply = { type: 'result', ok: true, ...result };
+    } catch (err) {
+      const reason = err instanceof BuildError ? err.message : `the entry could not be built (${String((err as Error)?.message ?? err).split('\n')[0]})`;
+      reply = { type: 'result', ok: false, reason };
+    }
+    process.send?.(reply, () => process.exit(0));
+  })();
+});

@@ -72,26 +72,26 @@ async function saveAs(job: BuildJob, format: EntryFormat): Promise<OrtSession> {
 }
 
 /** Builds the entry of `job` into `job.dir`. `stage` reports progress (the parent attributes a crash by it). */
-export async function buildEntry(job: BuildJob, stage: (name: 'saving' | 'validating') => void): Promise<BuildResult> {
+export async function buildEntry(job: BuildJob, stage: (name: 'saving' | 'validating') => Promise<void>): Promise<BuildResult> {
   let choice: { format: EntryFormat; why: string };
   if (job.forceOrt) choice = { format: 'ort', why: job.forceOrt };
   else {
     choice = chooseFormat(job.format, job.mode, job.encrypted, () => factsOf(job.model));
   }
-  stage('saving');
+  await stage('saving');
   let session = await saveAs(job, choice.format);
   try {
     if (!existsSync(join(job.dir, ENTRY_MODEL[choice.format]))) throw new BuildError('onnxruntime wrote no optimized model for this session');
     let referencedBytes: number | undefined;
     if (choice.format === 'onnx-weightless') referencedBytes = weightless(job);
     if (choice.format === 'onnx-prepacked') {
-      stage('validating');
+      await stage('validating');
       const problem = await differs(session, job);
       if (problem) {
         for (const f of readdirSync(job.dir)) rmSync(join(job.dir, f), { recursive: true, force: true });
         await session.release();
         choice = { format: 'ort', why: `the pre-packed ONNX entry was not kept: ${problem}` };
-        stage('saving');
+        await stage('saving');
         session = await saveAs(job, 'ort');
       }
     }

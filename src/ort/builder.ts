@@ -5,6 +5,9 @@
 import { mkdirSync } from 'node:fs';
 import { buildEntry, BuildError, type BuildJob } from './build.js';
 
+/** Test-only: the builder kills itself when it reaches this stage ('saving' or 'validating'). */
+export const TEST_BUILDER_CRASH_ENV = 'MODELCACHE_ORT_TEST_BUILDER_CRASH';
+
 process.on('disconnect', () => process.exit(0));
 
 process.once('message', (job: BuildJob) => {
@@ -12,7 +15,13 @@ process.once('message', (job: BuildJob) => {
     let reply: unknown;
     try {
       mkdirSync(job.dir, { recursive: true, mode: 0o700 });
-      const result = await buildEntry(job, (stage) => process.send?.({ type: 'stage', stage }));
+      // Each stage reaches the parent before the work it names starts: a crash is attributed to it.
+      const result = await buildEntry(job, (stage) => new Promise<void>((resolve) => {
+        process.send?.({ type: 'stage', stage }, () => {
+          if (process.env[TEST_BUILDER_CRASH_ENV] === stage) process.kill(process.pid, 'SIGKILL');
+          resolve();
+        });
+      }));
       reply = { type: 'result', ok: true, ...result };
     } catch (err) {
       const reason = err instanceof BuildError ? err.message : `the entry could not be built (${String((err as Error)?.message ?? err).split('\n')[0]})`;

@@ -147,6 +147,7 @@ async function save(req: SaveRequest, status: SaveStatus, holder: Live, t0: numb
       status.entryBytes = published.entry.size;
       // These bytes were written and hashed a moment ago: the first hit need not hash them again.
       if (!published.entry.encrypted) for (const f of published.entry.files) req.memo.markVerified(f.path, f.hash);
+      await req.store.settled();
     }
     status.format = r.format;
     end(status, 'saved', t0);

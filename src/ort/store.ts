@@ -108,9 +108,10 @@ export class SessionStore {
     this.background('access record', (cache) => Promise.all(hits.map(([ns, key]) => cache.getFiles(key, { namespace: ns, verify: false, download: false }))));
   }
 
-  /** Resolves when the background work started so far has ended. */
+  /** Resolves when the background work started so far has ended and is committed (readable by a peek). */
   async settled(): Promise<void> {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    await this.#ready?.disk?.flush();
   }
 
   /** Waits for background work, records pending hits and closes the Cache this store built. */

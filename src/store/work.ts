@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_LOCK_STALE_MS, DEFAULT_LOCK_WAIT_MS } from '../defaults.js';
 import { logDebug } from '../log.js';
+import { atExit } from './exit.js';
 
 /** This host's name, made safe for file names (no '-', '/', spaces). */
 export const HOST = hostname().replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 64) || 'host';
@@ -125,6 +126,10 @@ export interface LockResult {
   recovered: boolean;
 }
 
+// Locks this process holds; released at exit.
+const held = new Set<HeldLock>();
+let unregisterExit: (() => void) | undefined;
+
 function readHolder(path: string): Holder | undefined {
   try {
     const h = JSON.parse(readFileSync(path, 'utf8')) as Holder;
@@ -149,11 +154,12 @@ function tryCreate(path: string): HeldLock | undefined {
     closeSync(fd);
   }
   let released = false;
-  return {
+  const lock: HeldLock = {
     path,
     release() {
       if (released) return;
       released = true;
+      held.delete(lock);
       // Only our own lock: after a (mistaken) takeover the file may be someone else's.
       if (readHolder(path)?.token !== token) return;
       try {
@@ -163,6 +169,12 @@ function tryCreate(path: string): HeldLock | undefined {
       }
     },
   };
+  // A process that exits holding a lock (process.exit() while its holder still awaits) releases it.
+  held.add(lock);
+  unregisterExit ??= atExit('commit', () => {
+    for (const l of [...held]) l.release();
+  });
+  return lock;
 }
 
 /** Whether the lock at `path` is held by a holder that is gone (or is unreadable and old). */

@@ -27,7 +27,7 @@ export interface BuildJob {
   encrypted: boolean;
   /** The model's external data files (weightless entries refer to them). */
   external: ExternalFile[];
-  /** The work folder to fill (created by the builder, owned and removed by the parent). */
+  /** The work folder to fill (made, owned and removed by the parent). */
   dir: string;
   /** Set when a pre-packed attempt crashed onnxruntime: ORT format, for this reason. */
   forceOrt?: string;

@@ -2,7 +2,6 @@
 // into the work folder the parent named, reports the result and exits. It never touches the cache
 // itself: the parent publishes the files, holding the key's lock. When the parent goes away first
 // (it exited), there is nobody to publish to: the builder ends at once.
-import { mkdirSync } from 'node:fs';
 import { buildEntry, BuildError, type BuildJob } from './build.js';
 
 /** Test-only: the builder kills itself when it reaches this stage ('saving' or 'validating'). */
@@ -14,7 +13,6 @@ process.once('message', (job: BuildJob) => {
   void (async () => {
     let reply: unknown;
     try {
-      mkdirSync(job.dir, { recursive: true, mode: 0o700 });
       // Each stage reaches the parent before the work it names starts: a crash is attributed to it.
       const result = await buildEntry(job, (stage) => new Promise<void>((resolve) => {
         process.send?.({ type: 'stage', stage }, () => {

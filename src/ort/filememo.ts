@@ -113,13 +113,18 @@ export class FileMemo {
     return { ...facts, memo: false, version: after };
   }
 
-  /** Whether `path` (an immutable cache file) was verified in this exact version. */
-  isVerified(path: string): boolean {
+  /** Whether the memo knows `path` in its current version under `purpose` (a stat and a peek; false when it cannot be read). */
+  knows(path: string, purpose = 'hash'): boolean {
     try {
-      return this.#read(this.#key('verified', fileVersion(statSync(path, { bigint: true })))) !== undefined;
+      return this.#read(this.#key(purpose, fileVersion(statSync(path, { bigint: true })))) !== undefined;
     } catch {
       return false;
     }
+  }
+
+  /** Whether `path` (an immutable cache file) was verified in this exact version. */
+  isVerified(path: string): boolean {
+    return this.knows(path, 'verified');
   }
 
   /** Records (in the background) that `path` was checked against its recorded hash in its current version. */

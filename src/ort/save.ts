@@ -5,7 +5,7 @@
 // shared tier) and committed before the lock is released. If this process exits first, the
 // builder is stopped, the work folder removed and the lock released: nothing is left behind.
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { logDebug } from '../log.js';
@@ -126,12 +126,17 @@ async function save(req: SaveRequest, status: SaveStatus, holder: Live, t0: numb
   if (got && !got.lock) return end(status, 'elsewhere', t0, 'another process holds the lock of this key: it is saving this entry');
   holder.release = () => got?.lock?.release();
   try {
-    if (req.store.peek(ns, req.key)) return end(status, 'elsewhere', t0, 'another process saved this entry meanwhile');
+    const there = req.store.peek(ns, req.key);
+    if (there && 'entry' in there) return end(status, 'elsewhere', t0, 'the entry was saved meanwhile (by another process, or found on disk)');
+    // Made here, not by the builder: at exit this process removes it, and a builder stopped then
+    // can no longer create it again.
     const work = (holder.work = disk.workPath('.session'));
+    mkdirSync(work, { mode: 0o700 });
     let outcome = await runBuilder({ ...req.job, dir: work }, holder);
     if ('failed' in outcome && outcome.stage === 'validating') {
       // The pre-packed entry took its builder down when run: never publish that form for this model.
       rmSync(work, { recursive: true, force: true });
+      mkdirSync(work, { mode: 0o700 });
       outcome = await runBuilder({ ...req.job, dir: work, forceOrt: `a pre-packed ONNX entry was not kept: ${outcome.failed}` }, holder);
     }
     if ('failed' in outcome) return end(status, 'failed', t0, outcome.failed);

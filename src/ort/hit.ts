@@ -14,13 +14,19 @@ import type { Source } from './identity.js';
 import { ort } from './runtime.js';
 import type { SessionStore } from './store.js';
 
-/** Times of a create, ms (see `SessionCacheInfo.timings`). */
+/** Where the time of a create went, ms (`SessionCacheInfo.timings`). */
 export interface Timings {
+  /** Hashing the model (memo lookups on an unchanged file) and computing the key. */
   key: number;
+  /** Finding the entry and checking it (its metadata; once per file version, its checksums). */
   lookup: number;
+  /** Reading and decrypting an encrypted entry. */
   read: number;
+  /** onnxruntime loading the cached model (hit). */
   load: number;
+  /** onnxruntime creating the session from the source model (miss, skipped). */
   create: number;
+  /** Waiting for the save of a missed entry (only with `cache.wait`). */
   save: number;
   total: number;
 }

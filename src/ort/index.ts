@@ -10,6 +10,7 @@ import { closeSessionStores } from './store.js';
 
 export { sessionCacheInfo, type SessionCacheInfo, type SessionCacheStatus, type CachedSessionOptions, type SaveStatus } from './session.js';
 export type { SessionEntryMeta, EntryFormat } from './format.js';
+export type { Timings as SessionTimings } from './hit.js';
 export type { SessionCacheOptions, EntryFormatOption } from './options.js';
 
 /** An onnxruntime-node `InferenceSession` (the type of what {@link InferenceSession.create} returns). */

@@ -45,21 +45,7 @@ export interface SessionCacheInfo {
   entryBytes?: number;
   /** On a miss (or rebuild): how the background save of the entry goes, as of this call. */
   save?: SaveStatus;
-  timings: {
-    /** Hashing the model (memo lookups on an unchanged file) and computing the key. */
-    key: number;
-    /** Finding the entry and checking it (its metadata; once per file version, its checksums). */
-    lookup: number;
-    /** Reading and decrypting an encrypted entry. */
-    read: number;
-    /** onnxruntime loading the cached model (hit). */
-    load: number;
-    /** onnxruntime creating the session from the source model (miss, skipped). */
-    create: number;
-    /** Waiting for the save of a missed entry (only with `cache.wait`). */
-    save: number;
-    total: number;
-  };
+  timings: Timings;
 }
 
 const MAX_SINGLE_FILE = 1.9e9; // protobuf and flatbuffers both stop at 2 GiB

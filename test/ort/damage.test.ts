@@ -1,7 +1,7 @@
 // A damaged entry is never loaded: in every form, a truncated file, a changed byte, metadata of
 // another format or bytes onnxruntime cannot load are deleted with a warning, the caller gets a
 // plain session (status 'rebuilt' with the reason) and the entry is saved again.
-import { closeSync, openSync, readSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Cache, setLogger } from '../../src/index.js';
@@ -27,18 +27,11 @@ async function create(model: string, cache: SessionCacheOptions) {
   return { session, info: sessionCacheInfo(session)! };
 }
 
-/** Flips one byte in place at `at` (a fraction of the file): same size, same inode. */
-function flipByte(path: string, at: number): void {
-  const fd = openSync(path, 'r+');
-  try {
-    const pos = Math.floor(statSync(path).size * at);
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, pos);
-    b[0] ^= 0x5a;
-    writeSync(fd, b, 0, 1, pos);
-  } finally {
-    closeSync(fd);
-  }
+/** Changes one byte at `at` (a fraction of the file), rewriting the file in place: same size, same inode. */
+function changeByte(path: string, at: number): void {
+  const bytes = readFileSync(path);
+  bytes[Math.floor(bytes.length * at)] ^= 0x5a;
+  writeFileSync(path, bytes);
 }
 
 const cases: { form: string; model: string; cache: SessionCacheOptions; file: string; feeds?: () => Record<string, import('onnxruntime-node').Tensor> }[] = [
@@ -51,7 +44,7 @@ describe('damaged entries are deleted, warned about and rebuilt', () => {
   for (const c of cases) {
     for (const [what, damage] of [
       ['a truncated file', (p: string) => truncateSync(p, Math.floor(statSync(p).size / 2))],
-      ['a changed byte', (p: string) => flipByte(p, 0.6)],
+      ['a changed byte', (p: string) => changeByte(p, 0.6)],
     ] as const) {
       it(`${c.form}: ${what}`, async () => {
         const dir = newDir();
@@ -78,45 +71,35 @@ describe('damaged entries are deleted, warned about and rebuilt', () => {
 });
 
 describe('entries that are intact but unusable are rebuilt', () => {
-  /** Replaces the entry of the key of `model` with `files` and `meta` (a Cache writes it, as any writer could). */
-  async function replace(dir: string, key: string, files: { name: string; data: Uint8Array }[], meta: Record<string, unknown>) {
+  /**
+   * Saves the cls entry, replaces it with `files` and the metadata `meta` makes of the real one (a
+   * Cache writes them, as any writer could), and creates the session again: what that reports.
+   */
+  async function afterReplacing(files: { name: string; data: Uint8Array }[], meta: (real: Record<string, unknown>) => Record<string, unknown>) {
+    const dir = newDir();
+    const first = await create(models.ocrCls, { dir });
+    await first.session.release();
+    const [e] = await listSessions(dir);
     const cache = new Cache({ dir, maxMemoryBytes: 0 });
-    await cache.putFiles(key, files, { namespace: 'session', kind: 'session', meta });
+    await cache.putFiles(first.info.key!, files, { namespace: 'session', kind: 'session', meta: meta(e.meta!) });
     await cache.close();
+    const again = await create(models.ocrCls, { dir });
+    await again.session.release();
+    return again.info;
   }
 
   it('an entry of another entry format version', async () => {
-    const dir = newDir();
-    const { session, info } = await create(models.ocrCls, { dir });
-    await session.release();
-    const [e] = await listSessions(dir);
-    await replace(dir, info.key!, [{ name: 'model.ort', data: Buffer.from('x') }], { ...e.meta, format: 999 });
-    const again = await create(models.ocrCls, { dir });
-    expect(again.info.status).toBe('rebuilt');
-    expect(again.info.reason).toMatch(/format 999/);
-    await again.session.release();
+    const info = await afterReplacing([{ name: 'model.ort', data: Buffer.from('x') }], (m) => ({ ...m, format: 999 }));
+    expect(info).toMatchObject({ status: 'rebuilt', reason: expect.stringMatching(/format 999/) });
   });
 
   it('bytes that onnxruntime cannot load, whose checksums match', async () => {
-    const dir = newDir();
-    const { session, info } = await create(models.ocrCls, { dir });
-    await session.release();
-    const [e] = await listSessions(dir);
-    await replace(dir, info.key!, [{ name: 'model.ort', data: randomBytes(4096) }], e.meta!);
-    const again = await create(models.ocrCls, { dir });
-    expect(again.info.status).toBe('rebuilt');
-    expect(again.info.reason).toMatch(/onnxruntime could not load it/);
-    await again.session.release();
+    const info = await afterReplacing([{ name: 'model.ort', data: randomBytes(4096) }], (m) => m);
+    expect(info).toMatchObject({ status: 'rebuilt', reason: expect.stringMatching(/onnxruntime could not load it/) });
   });
 
   it('metadata that names a form whose file the entry does not have', async () => {
-    const dir = newDir();
-    const { session, info } = await create(models.ocrCls, { dir });
-    await session.release();
-    const [e] = await listSessions(dir);
-    await replace(dir, info.key!, [{ name: 'model.ort', data: Buffer.from('x') }], { ...e.meta, entryFormat: 'onnx-prepacked' });
-    const again = await create(models.ocrCls, { dir });
-    expect(again.info.reason).toMatch(/does not match its files/);
-    await again.session.release();
+    const info = await afterReplacing([{ name: 'model.ort', data: Buffer.from('x') }], (m) => ({ ...m, entryFormat: 'onnx-prepacked' }));
+    expect(info).toMatchObject({ status: 'rebuilt', reason: expect.stringMatching(/does not match its files/) });
   });
 });

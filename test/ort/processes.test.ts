@@ -31,7 +31,8 @@ interface Result {
 function fixture(args: Record<string, unknown>) {
   const r = spawnSync(process.execPath, [FIXTURE, JSON.stringify(args)], { encoding: 'utf8', timeout: 120_000 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
-  return { status: r.status, signal: r.signal, stderr: r.stderr, results: line.startsWith('{') ? (JSON.parse(line).results as Result[]) : [] };
+  const out = line.startsWith('{') ? (JSON.parse(line) as { results: Result[]; lmdbLoaded: boolean }) : { results: [], lmdbLoaded: undefined };
+  return { status: r.status, signal: r.signal, stderr: r.stderr, ...out };
 }
 
 function verify(dir: string) {
@@ -87,6 +88,16 @@ describe('a process that exits while its entry is being saved', () => {
     // The next process misses, saves, and the one after hits.
     expect(fixture({ model: models.ocrRec, dir, wait: true }).results[0]).toMatchObject({ status: 'miss', save: 'saved' });
     expect(fixture({ model: models.ocrRec, dir }).results[0].status).toBe('hit');
+  });
+});
+
+describe('a hit in a fresh process', () => {
+  it('opens no index: lmdb-js is not even loaded', () => {
+    const dir = newDir();
+    expect(fixture({ model: models.ocrCls, dir, wait: true }).lmdbLoaded).toBe(true); // a miss publishes through the index
+    const r = fixture({ model: models.ocrCls, dir, creates: 2, input: [1, 3, 48, 192] });
+    expect(r.results.map((x) => x.status)).toEqual(['hit', 'hit']);
+    expect(r.lmdbLoaded).toBe(false);
   });
 });
 

@@ -100,7 +100,7 @@ export default {
     const groups = [];
     const targets = [];
     const notes = [];
-    const rounds = (m) => (quick ? { min: 3, max: 3, budgetMs: 0, settleMs: 20 } : m.id.startsWith('enc') ? { min: 7, max: 9, budgetMs: 10000, settleMs: 50 } : { min: 9, max: 15, budgetMs: 8000, settleMs: 30 });
+    const rounds = (m) => ({ rotate: true, ...(quick ? { min: 5, max: 5, budgetMs: 0, settleMs: 20 } : m.id.startsWith('enc') ? { min: 10, max: 10, budgetMs: 0, settleMs: 50 } : { min: 10, max: 20, budgetMs: 8000, settleMs: 30 }) });
 
     for (const m of models(quick)) {
       const dir = freshDir();

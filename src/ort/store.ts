@@ -80,7 +80,11 @@ export class SessionStore {
   background(what: string, work: (cache: Cache) => Promise<unknown>): void {
     const p = this.cache().then(work).catch((err) => logDebug(`ort: ${what} failed: ${(err as Error).message}`));
     this.#pending.add(p);
-    void p.finally(() => this.#pending.delete(p));
+    busy.add(this);
+    void p.finally(() => {
+      this.#pending.delete(p);
+      if (this.#pending.size === 0) busy.delete(this);
+    });
   }
 
   /** Stores a small file entry in the background (file memo records). */
@@ -130,6 +134,8 @@ export class SessionStore {
 // directory; every session of a process shares the directory's LRU).
 const stores = new Map<string, SessionStore>();
 const givenStores = new WeakMap<Cache, SessionStore>();
+// Stores with background work in flight (those over a caller's Cache included), for closeSessionStores().
+const busy = new Set<SessionStore>();
 const objectIds = new WeakMap<object, number>();
 let nextObjectId = 1;
 
@@ -171,6 +177,7 @@ export function storeOfCache(cache: Cache): SessionStore {
  * access records) and closes the Caches they opened (a Cache passed in `options.cache` stays open).
  */
 export async function closeSessionStores(): Promise<void> {
+  await Promise.all([...busy].map((s) => s.settled()));
   const all = [...stores.values()];
   stores.clear();
   await Promise.all(all.map((s) => s.close()));

@@ -52,6 +52,23 @@ export interface CipherOptions {
 
 const ALGORITHMS = { 'aes-256-gcm': 1, xor: 2 } as const;
 
+// AES-256-GCM values from this size on go into the chunked envelope (native/core/cipher.h): 1 MiB
+// chunks, each its own GCM message bound to its position, encrypted and decrypted in parallel.
+const CHUNKED_FROM = 1 << 20;
+const CHUNK_SIZE = 1 << 20;
+
+function nativeEncrypt(bytes: Uint8Array, c: CipherKey, aad: Buffer): Buffer {
+  const key = keyBytes('cipher', c);
+  if (c.algorithm === 'aes-256-gcm' && bytes.byteLength >= CHUNKED_FROM) return native.encryptChunked(bytes, key, aad, CHUNK_SIZE);
+  return native.encrypt(bytes, ALGORITHMS[c.algorithm], key, aad);
+}
+
+function nativeEncryptAsync(bytes: Uint8Array, c: CipherKey, aad: Buffer): Promise<Buffer> {
+  const key = keyBytes('cipher', c);
+  if (c.algorithm === 'aes-256-gcm' && bytes.byteLength >= CHUNKED_FROM) return native.encryptChunkedAsync(bytes, key, aad, CHUNK_SIZE);
+  return native.encryptAsync(bytes, ALGORITHMS[c.algorithm], key, aad);
+}
+
 const EMPTY = Buffer.alloc(0);
 
 function aadOf(options: CipherOptions | undefined): Buffer {
@@ -145,7 +162,9 @@ function syncResult(name: string, out: Uint8Array | Promise<Uint8Array>): Buffer
 
 /**
  * Encrypts `data`. With AES-256-GCM the result is an envelope (header with key id and random
- * 96-bit nonce, ciphertext, tag) whose header and `options.aad` are authenticated too.
+ * 96-bit nonce, ciphertext, tag) whose header and `options.aad` are authenticated too; from 1 MiB
+ * on it is chunked (1 MiB chunks, each with its own tag bound to its index, the chunk count, the
+ * header and the aad), so that large values are encrypted and decrypted in parallel.
  * With callbacks, they must return synchronously here (use {@link encryptAsync} otherwise).
  */
 export function encrypt(data: BytesLike, cipher: Cipher, options?: CipherOptions): Buffer {
@@ -154,7 +173,7 @@ export function encrypt(data: BytesLike, cipher: Cipher, options?: CipherOptions
   const aad = aadOf(options);
   if (isCallbacks(c)) return bindCallbackOutput(syncResult('cipher.encrypt', c.encrypt(asBuffer(bytes), { aad })), aad);
   try {
-    return native.encrypt(bytes, ALGORITHMS[c.algorithm], keyBytes('cipher', c), aad);
+    return nativeEncrypt(bytes, c, aad);
   } catch (err) {
     rethrowNative(err, 'encrypt');
   }
@@ -184,7 +203,7 @@ export async function encryptAsync(data: BytesLike, cipher: Cipher, options?: Ci
   const aad = aadOf(options);
   if (isCallbacks(c)) return bindCallbackOutput(checkCallbackResult('cipher.encrypt', await c.encrypt(asBuffer(bytes), { aad })), aad);
   try {
-    return await native.encryptAsync(bytes, ALGORITHMS[c.algorithm], keyBytes('cipher', c), aad);
+    return await nativeEncryptAsync(bytes, c, aad);
   } catch (err) {
     rethrowNative(err, 'encryptAsync');
   }

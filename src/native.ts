@@ -42,6 +42,8 @@ export interface NativeAddon {
   decrypt(data: Uint8Array, algorithm: number, key: Uint8Array, aad?: Uint8Array): Buffer;
   encryptAsync(data: Uint8Array, algorithm: number, key: Uint8Array, aad?: Uint8Array): Promise<Buffer>;
   decryptAsync(data: Uint8Array, algorithm: number, key: Uint8Array, aad?: Uint8Array): Promise<Buffer>;
+  encryptChunked(data: Uint8Array, key: Uint8Array, aad: Uint8Array, chunkSize: number): Buffer;
+  encryptChunkedAsync(data: Uint8Array, key: Uint8Array, aad: Uint8Array, chunkSize: number): Promise<Buffer>;
   MappedFileHandle: new (path: string) => NativeMappedFileHandle;
   poolThreads(): number;
 }

@@ -18,8 +18,8 @@ function codeOf(fn: () => unknown): string | undefined {
 }
 
 describe('aes-256-gcm', () => {
-  it('round trips 0 bytes, 1 byte and 1 MiB', () => {
-    for (const n of [0, 1, 1 << 20]) {
+  it('round trips 0 bytes, 1 byte and 1 MiB - 1 in one envelope', () => {
+    for (const n of [0, 1, (1 << 20) - 1]) {
       const data = randomBytes(n, n + 1);
       const env = encrypt(data, aes);
       expect(env.byteLength).toBe(28 + n + 16);
@@ -118,6 +118,57 @@ describe('aes-256-gcm', () => {
     const bad = Buffer.from(env);
     bad[100] ^= 1;
     await expect(decryptAsync(bad, aes)).rejects.toMatchObject({ code: 'ERR_DECRYPT' });
+  });
+});
+
+describe('aes-256-gcm from 1 MiB on: the chunked envelope', () => {
+  const MiB = 1 << 20;
+
+  it('is what node:crypto decrypts chunk by chunk, each with its own nonce and bound position (known layout)', () => {
+    const data = randomBytes(2 * MiB + 100, 21);
+    const aad = Buffer.from('session\0key-2');
+    const env = encrypt(data, aes, { aad });
+    const header = env.subarray(0, 40);
+    expect(header.subarray(0, 5)).toEqual(Buffer.from([0x4d, 0x43, 0x45, 3, 1]));
+    expect(header.readUInt32LE(28)).toBe(MiB);
+    expect(Number(header.readBigUInt64LE(32))).toBe(data.length);
+    expect(env.length).toBe(40 + data.length + 3 * 16);
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 3; i++) {
+      const len = Math.min(MiB, data.length - i * MiB);
+      const at = 40 + i * (MiB + 16);
+      const nonce = Buffer.from(header.subarray(16, 28));
+      nonce.writeBigUInt64LE(nonce.readBigUInt64LE(4) ^ BigInt(i), 4);
+      const position = Buffer.alloc(16);
+      position.writeBigUInt64LE(BigInt(i), 0);
+      position.writeBigUInt64LE(3n, 8);
+      const d = createDecipheriv('aes-256-gcm', key, nonce);
+      d.setAAD(Buffer.concat([header, position, aad]));
+      d.setAuthTag(env.subarray(at + len, at + len + 16));
+      parts.push(Buffer.concat([d.update(env.subarray(at, at + len)), d.final()]));
+    }
+    expect(Buffer.concat(parts).equals(data)).toBe(true);
+  });
+
+  it('decrypts the same on and off the main thread, only with its aad', async () => {
+    const data = randomBytes(3 * MiB, 22);
+    const sync = encrypt(data, aes, { aad: 'k1' });
+    const off = await encryptAsync(data, aes, { aad: 'k1' });
+    for (const env of [sync, off]) {
+      expect(decrypt(env, aes, { aad: 'k1' }).equals(data)).toBe(true);
+      expect((await decryptAsync(env, aes, { aad: 'k1' })).equals(data)).toBe(true);
+      await expect(decryptAsync(env, aes, { aad: 'k2' })).rejects.toMatchObject({ code: 'ERR_DECRYPT' });
+    }
+  });
+
+  it('fails authentication when two chunks trade places', () => {
+    const data = randomBytes(2 * MiB, 23);
+    const env = encrypt(data, aes);
+    const swapped = Buffer.from(env);
+    const chunk = MiB + 16;
+    env.copy(swapped, 40, 40 + chunk, 40 + 2 * chunk);
+    env.copy(swapped, 40 + chunk, 40, 40 + chunk);
+    expect(codeOf(() => decrypt(swapped, aes))).toBe('ERR_DECRYPT');
   });
 });
 

@@ -63,9 +63,11 @@ export const mbps = (bytes, ms) => bytes / (ms * 1e3);
  * Runs rounds over `cases` ({ name, sample(): metrics | Promise<metrics> }) until each has at
  * least `min` samples and either `budgetMs` has passed or `max` rounds are done. One warm-up
  * call per case is discarded; `settleMs` is the pause after the GC before every sample (see
- * settle). Returns Map name -> { metric: number[] }.
+ * settle). `rotate`: each round starts one case later, so that no case always follows the same
+ * one (a create right after a cold create pays for the memory that one freed). Returns Map
+ * name -> { metric: number[] }.
  */
-export async function measureRounds(label, cases, { min = 5, max = 15, budgetMs = 3000, warmup = 1, settleMs = 0 } = {}) {
+export async function measureRounds(label, cases, { min = 5, max = 15, budgetMs = 3000, warmup = 1, settleMs = 0, rotate = false } = {}) {
   const progress = createProgress(label, cases.length * min);
   const out = new Map(cases.map((c) => [c.name, {}]));
   try {
@@ -78,7 +80,8 @@ export async function measureRounds(label, cases, { min = 5, max = 15, budgetMs 
     const start = performance.now();
     for (let round = 0; round < max; round++) {
       if (round >= min && performance.now() - start >= budgetMs) break;
-      for (const c of cases) {
+      for (let i = 0; i < cases.length; i++) {
+        const c = cases[rotate ? (i + round) % cases.length : i];
         await settle(settleMs);
         const metrics = await c.sample();
         const bucket = out.get(c.name);

@@ -1,5 +1,6 @@
 // encrypt/decrypt (sync and async) for aes-256-gcm and xor envelopes:
-// (data, algorithm, key[, aad]) with Uint8Array data, key and aad.
+// (data, algorithm, key[, aad]) with Uint8Array data, key and aad; encryptChunked(Async)
+// (data, key, aad, chunkSize) for chunked aes-256-gcm envelopes (decrypt reads every version).
 #include "binding.h"
 #include "cipher.h"
 
@@ -57,6 +58,41 @@ Napi::Value RunAsync(const Napi::CallbackInfo& info) {
   return job->Promise();
 }
 
+// Chunked aes-256-gcm: (data, key, aad, chunkSize); the chunks run in parallel on the core's pool.
+struct ChunkedArgs {
+  Bytes data;
+  Bytes key;
+  mc::Aad aad;
+  uint32_t chunk;
+};
+
+ChunkedArgs GetChunkedArgs(const Napi::CallbackInfo& info) {
+  Bytes aad = GetBytes(info, 2, "aad");
+  int64_t chunk = GetInt(info, 3, "chunkSize");
+  if (chunk <= 0 || chunk > UINT32_MAX) throw MakeError(info.Env(), "ERR_BAD_INPUT", "Expected a chunk size in (0, 2^32)");
+  return {GetBytes(info, 0, "data"), GetBytes(info, 1, "key"), mc::Aad{aad.data, aad.size}, static_cast<uint32_t>(chunk)};
+}
+
+std::vector<uint8_t> ApplyChunked(const ChunkedArgs& a) {
+  return mc::encrypt_chunked(a.key.data, a.key.size, a.data.data, a.data.size, a.aad, a.chunk);
+}
+
+Napi::Value EncryptChunked(const Napi::CallbackInfo& info) {
+  ChunkedArgs a = GetChunkedArgs(info);
+  return Guard(info.Env(), [&]() -> Napi::Value { return ToBuffer(info.Env(), ApplyChunked(a)); });
+}
+
+Napi::Value EncryptChunkedAsync(const Napi::CallbackInfo& info) {
+  ChunkedArgs a = GetChunkedArgs(info);
+  auto out = std::make_shared<std::vector<uint8_t>>();
+  auto* job = new Job(
+      info.Env(), "modelcache.encryptChunked", [a, out] { *out = ApplyChunked(a); },
+      [out](Napi::Env env) -> Napi::Value { return ToBuffer(env, std::move(*out)); });
+  for (size_t i : {0, 1, 2}) job->Pin(info, i);
+  job->Queue();
+  return job->Promise();
+}
+
 }  // namespace
 
 void InitCipher(Napi::Env env, Napi::Object exports) {
@@ -64,6 +100,8 @@ void InitCipher(Napi::Env env, Napi::Object exports) {
   exports.Set("decrypt", Napi::Function::New(env, Run<false>, "decrypt"));
   exports.Set("encryptAsync", Napi::Function::New(env, RunAsync<true>, "encryptAsync"));
   exports.Set("decryptAsync", Napi::Function::New(env, RunAsync<false>, "decryptAsync"));
+  exports.Set("encryptChunked", Napi::Function::New(env, EncryptChunked, "encryptChunked"));
+  exports.Set("encryptChunkedAsync", Napi::Function::New(env, EncryptChunkedAsync, "encryptChunkedAsync"));
 }
 
 }  // namespace mcb

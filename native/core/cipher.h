@@ -14,6 +14,19 @@
 // authentication. XOR cannot authenticate; its aad digest only tells contexts apart.
 // Version 1 (before aad: GCM additional data = header, xor nonce all zero) is still read when no
 // aad is given; with an aad it is ERR_DECRYPT, so an old entry reads as a miss.
+//
+// Chunked envelope (version 3, aes-256-gcm only), for large values: the chunks are independent
+// GCM messages, so both directions run in parallel on the thread pool.
+//   0  u8[4]  magic "MCE" + 3          4  u8 algorithm (1)       5  u8[3] reserved (0)
+//   8  u8[8]  key id                  16  u8[12] random base nonce
+//   28 u32    chunk size (a power of two in [4 KiB, 64 MiB])
+//   32 u64    plaintext length
+//   40 ..     n chunks, each ciphertext (chunk size bytes, the last one the rest: 0 bytes for an
+//             empty value) followed by its 16-byte GCM tag; n = max(1, ceil(length / chunk size))
+// Chunk i's nonce is the base nonce with its last 8 bytes XORed with u64le(i); its additional data
+// is the 40 header bytes, u64le(i), u64le(n), then the caller's aad. So a chunk moved, dropped,
+// repeated or taken from another envelope, a changed header, a truncated tail or another aad all
+// fail authentication; the envelope's size must be exactly 40 + length + 16 n.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -45,5 +58,19 @@ std::vector<uint8_t> decrypt(CipherAlgorithm alg, const uint8_t* key, size_t key
                              const uint8_t* envelope, size_t len, Aad aad = {});
 
 void key_id(const uint8_t* key, size_t key_len, uint8_t out[8]);
+
+constexpr size_t kChunkedHeaderSize = 40;
+constexpr uint32_t kDefaultCipherChunk = 1u << 20;
+constexpr uint32_t kMinCipherChunk = 1u << 12;
+constexpr uint32_t kMaxCipherChunk = 1u << 26;
+
+// Bytes of a chunked envelope of `plaintext_len` bytes in chunks of `chunk_size`.
+size_t chunked_envelope_size(size_t plaintext_len, uint32_t chunk_size);
+
+// A chunked (version 3) aes-256-gcm envelope; chunks are encrypted in parallel. Throws
+// Error(kBadInput) for a key that is not 32 bytes or a chunk size that is not allowed.
+// decrypt() reads it (it dispatches on the envelope version).
+std::vector<uint8_t> encrypt_chunked(const uint8_t* key, size_t key_len, const uint8_t* data, size_t len,
+                                     Aad aad = {}, uint32_t chunk_size = kDefaultCipherChunk);
 
 }  // namespace mc

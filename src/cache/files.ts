@@ -72,8 +72,8 @@ export class FileEntries {
     const local = this.#localTier();
     const cipher = this.#d.cipher;
     if (cipher) {
-      // The same cipher as values; the disk tier stores (and hashes) the ciphertext.
-      sources = await Promise.all(sources.map(async (s) => ({ name: s.name, data: await encryptAsync('data' in s ? s.data : await readFile(s.path), cipher) })));
+      // The same cipher as values, each file bound to its entry and name; the disk tier stores (and hashes) the ciphertext.
+      sources = await Promise.all(sources.map(async (s) => ({ name: s.name, data: await encryptAsync('data' in s ? s.data : await readFile(s.path), cipher, { aad: fileAad(ns, key, s.name) }) })));
     }
     const meta = { namespace: ns, encrypted: cipher !== undefined, ...(options.kind !== undefined ? { kind: options.kind } : {}), ...(options.meta !== undefined ? { meta: options.meta } : {}) };
     const ok = await local.putFiles!(key, sources, meta);
@@ -170,10 +170,17 @@ export class FileEntries {
         const target = local ? self : await self.fetch();
         const path = target?.files.find((f) => f.name === name)?.path;
         if (!path) throw new CacheError('ERR_BAD_INPUT', `file entry ${e.namespace}/${e.key} has no file ${JSON.stringify(name)}${target ? '' : ' on local disk'}`);
-        const bytes = await readFile(path);
-        if (!e.encrypted) return bytes;
+        if (!e.encrypted) return readFile(path);
         if (!cipher) throw new CacheError('ERR_DECRYPT', `file entry ${e.namespace}/${e.key} is encrypted and this cache has no encryption`);
-        return decryptAsync(bytes, cipher);
+        const aad = { aad: fileAad(e.namespace, e.key, name) };
+        if ('encrypt' in cipher) return decryptAsync(await readFile(path), cipher, aad);
+        // Decrypted (in parallel chunks) straight from a map of the file: no copy of the ciphertext.
+        const mapped = mapFile(path);
+        try {
+          return await decryptAsync(mapped.buffer, cipher, aad);
+        } finally {
+          mapped.close();
+        }
       },
       map: (name) => {
         const path = self.files.find((f) => f.name === name)?.path;
@@ -183,6 +190,11 @@ export class FileEntries {
     };
     return self;
   }
+}
+
+/** What an encrypted file is bound to: its entry and its name (it decrypts nowhere else). */
+function fileAad(ns: string, key: string, name: string): string {
+  return `modelcache file\0${ns}\0${key}\0${name}`;
 }
 
 /** An entry that is not stored: its files where they are (bytes written into `dir`). */

@@ -117,7 +117,7 @@ export function checkIdentity(value: unknown, path: string, hint: string): void 
 /** The content digest of a file: through the cache's file memo when it has a disk tier. */
 async function fileDigest(path: string, cache: Cache | undefined): Promise<string> {
   const disk = cache?.disk;
-  if (disk) return (await new FileMemo(disk).facts(path)).hash;
+  if (disk) return (await FileMemo.of(cache!).facts(path)).hash;
   return hashFile(path);
 }
 

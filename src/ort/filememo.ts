@@ -1,15 +1,17 @@
 // Content hashes of files without re-reading them: a memo of (device, inode, size, mtime, ctime)
-// -> hash, kept as small entries in the cache's own disk tier, so a hit on an unchanged 400 MB model
-// costs a stat and an index read. Any change to those five values (a rewrite, a touch, a rename over
-// the file, even `touch -r` resetting mtime, which still moves ctime) means a re-hash.
+// -> hash, kept as small file entries (namespace `ort.memo`, the facts in the entry's head) in the
+// session cache, so a hit on an unchanged 400 MB model costs a stat and the read of one head, with
+// no index opened. Any change to those five values (a rewrite, a touch, a rename over the file,
+// even `touch -r` resetting mtime, which still moves ctime) means a re-hash.
 import { statSync, type BigIntStats } from 'node:fs';
 import { cacheKey } from '../keys.js';
 import { hashFile } from '../hash.js';
-import { logDebug } from '../log.js';
-import type { DiskTier } from '../store/disk/tier.js';
+import { NAMESPACES } from '../store/namespace.js';
+import type { Cache } from '../cache.js';
+import { storeOfCache, type SessionStore } from './store.js';
 
-const NAMESPACE = 'modelcache/ort/file-memo';
-const MEMO_VERSION = 1;
+const KEY_NAMESPACE = 'modelcache/ort/file-memo';
+const MEMO_VERSION = 2;
 /** Kind of the memo entries in the disk tier (so `modelcache ls --kind` can tell them apart). */
 export const MEMO_KIND = 'ort-memo';
 
@@ -63,75 +65,75 @@ export interface MemoResult extends FileFacts {
 
 /** Remembers file hashes (and facts derived from the content) by file version. */
 export class FileMemo {
-  readonly #disk: DiskTier;
+  readonly #store: SessionStore;
 
-  constructor(disk: DiskTier) {
-    this.#disk = disk;
+  constructor(store: SessionStore) {
+    this.#store = store;
+  }
+
+  /** The memo kept in a Cache (its disk tier). */
+  static of(cache: Cache): FileMemo {
+    return new FileMemo(storeOfCache(cache));
   }
 
   #key(purpose: string, v: FileVersion): string {
-    return cacheKey(NAMESPACE, MEMO_VERSION, purpose, v.dev, v.ino, v.size, v.mtimeNs, v.ctimeNs);
+    return cacheKey(KEY_NAMESPACE, MEMO_VERSION, purpose, v.dev, v.ino, v.size, v.mtimeNs, v.ctimeNs);
   }
 
   #read(key: string): FileFacts | undefined {
-    try {
-      const raw = this.#disk.get(key);
-      // Memo values are tiny and stored inline: the disk tier answers them synchronously.
-      if (!Buffer.isBuffer(raw)) return undefined;
-      const v = JSON.parse(raw.toString('utf8')) as FileFacts;
-      return typeof v?.hash === 'string' && typeof v.size === 'number' ? v : undefined;
-    } catch (err) {
-      logDebug(`ort: file memo read failed: ${(err as Error).message}`);
-      return undefined;
-    }
+    const found = this.#store.peek(NAMESPACES.fileMemo, key);
+    const v = found && 'entry' in found ? (found.entry.meta as Partial<FileFacts> | undefined) : undefined;
+    if (typeof v?.hash !== 'string' || typeof v.size !== 'number') return undefined;
+    const extra = v.extra !== null && typeof v.extra === 'object' && !Array.isArray(v.extra) ? v.extra : undefined;
+    return { hash: v.hash, size: v.size, ...(extra ? { extra } : {}) };
   }
 
-  async #write(key: string, facts: FileFacts): Promise<void> {
-    try {
-      await this.#disk.put(key, Buffer.from(JSON.stringify(facts), 'utf8'), { kind: MEMO_KIND });
-    } catch (err) {
-      logDebug(`ort: file memo write failed: ${(err as Error).message}`);
-    }
+  /** Remembers `facts` in the background (the facts live in the head; the file holds them too, for tools). */
+  #write(key: string, facts: FileFacts): void {
+    const json = Buffer.from(JSON.stringify(facts), 'utf8');
+    this.#store.put(NAMESPACES.fileMemo, key, [{ name: 'facts.json', data: json }], { kind: MEMO_KIND, meta: facts as unknown as Record<string, unknown> });
   }
 
   /**
    * The content hash of `path` (and `derive`'s facts about its content, stored under `purpose`),
    * from the memo when the file version is unchanged, else by hashing (and deriving) once more.
    */
-  async facts(path: string, purpose = 'hash', derive?: (path: string) => Record<string, unknown>): Promise<MemoResult> {
+  async facts(path: string, purpose = 'hash', derive?: (path: string) => Record<string, unknown> | Promise<Record<string, unknown>>): Promise<MemoResult> {
     const before = fileVersion(statSync(path, { bigint: true }));
     const key = this.#key(purpose, before);
     const known = this.#read(key);
     if (known) return { ...known, memo: true, version: before };
 
     const hash = await hashFile(path);
-    const extra = derive?.(path);
+    const extra = await derive?.(path);
     const after = fileVersion(statSync(path, { bigint: true }));
     const facts: FileFacts = { hash, size: Number(after.size), ...(extra ? { extra } : {}) };
     // Changed while we read it, or possibly about to change within its timestamp tick: use, don't keep.
-    if (sameVersion(before, after) && !isRacy(after, nowNs())) {
-      await this.#write(key, facts);
-    }
+    if (sameVersion(before, after) && !isRacy(after, nowNs())) this.#write(key, facts);
     return { ...facts, memo: false, version: after };
   }
 
-  /** Whether `path` (an immutable cache file) was verified in this exact version. */
-  isVerified(path: string): boolean {
+  /** Whether the memo knows `path` in its current version under `purpose` (a stat and a peek; false when it cannot be read). */
+  knows(path: string, purpose = 'hash'): boolean {
     try {
-      const v = fileVersion(statSync(path, { bigint: true }));
-      return this.#read(this.#key('verified', v)) !== undefined;
+      return this.#read(this.#key(purpose, fileVersion(statSync(path, { bigint: true })))) !== undefined;
     } catch {
       return false;
     }
   }
 
-  /** Records that `path` was checked against its checksum (`hash`) in its current version. */
-  async markVerified(path: string, hash = 'verified'): Promise<void> {
+  /** Whether `path` (an immutable cache file) was verified in this exact version. */
+  isVerified(path: string): boolean {
+    return this.knows(path, 'verified');
+  }
+
+  /** Records (in the background) that `path` was checked against its recorded hash in its current version. */
+  markVerified(path: string, hash = 'verified'): void {
     try {
       const st = statSync(path, { bigint: true });
-      await this.#write(this.#key('verified', fileVersion(st)), { hash, size: Number(st.size) });
-    } catch (err) {
-      logDebug(`ort: cannot mark ${path} verified: ${(err as Error).message}`);
+      this.#write(this.#key('verified', fileVersion(st)), { hash, size: Number(st.size) });
+    } catch {
+      /* evicted meanwhile: nothing to remember */
     }
   }
 }

@@ -1,13 +1,17 @@
 // `modelcache/ort`: a drop-in for onnxruntime-node's InferenceSession whose `create` caches the
 // optimized (compiled) model, so later starts skip graph optimization. onnxruntime-node is a peer
-// dependency of this entry point only: `import 'modelcache'` never loads it.
+// dependency of this entry point only: `import 'modelcache'` never loads it. What only a miss,
+// the CLI or a shared tier needs (the storage stack, lmdb-js, child processes) is loaded on demand.
 import type { InferenceSession as OrtInferenceSession } from 'onnxruntime-node';
 import { cachingSupport } from './key.js';
 import { ort } from './runtime.js';
 import { createSession, type CachedSessionOptions } from './session.js';
+import { closeSessionStores } from './store.js';
 
-export { sessionCacheInfo, type SessionCacheInfo, type SessionCacheStatus, type CachedSessionOptions, type SessionEntryMeta } from './session.js';
-export type { SessionCacheOptions } from './options.js';
+export { sessionCacheInfo, type SessionCacheInfo, type SessionCacheStatus, type CachedSessionOptions, type SaveStatus } from './session.js';
+export type { SessionEntryMeta, EntryFormat } from './format.js';
+export type { Timings as SessionTimings } from './hit.js';
+export type { SessionCacheOptions, EntryFormatOption } from './options.js';
 
 /** An onnxruntime-node `InferenceSession` (the type of what {@link InferenceSession.create} returns). */
 export type InferenceSession = OrtInferenceSession;
@@ -16,7 +20,8 @@ export type InferenceSession = OrtInferenceSession;
 export interface InferenceSessionFactory {
   /**
    * Creates a session from a model file. On a hit, the cached optimized model is loaded with graph
-   * optimization disabled; on a miss, the session is created and its optimized model published.
+   * optimization disabled; on a miss, the caller gets onnxruntime's own session and the optimized
+   * model is saved in the background (see {@link sessionCacheInfo}'s `save`).
    *
    * @example
    * import { InferenceSession } from 'modelcache/ort';
@@ -50,6 +55,18 @@ export const InferenceSession: InferenceSessionFactory = Object.freeze({
  */
 export function supportsCaching(executionProviders?: readonly OrtInferenceSession.ExecutionProviderConfig[]): boolean {
   return cachingSupport(executionProviders).supported;
+}
+
+/**
+ * Waits for every entry this process is saving in the background and for pending access records,
+ * then closes the caches the session cache opened (a `Cache` passed in `options.cache` stays open).
+ * Optional: a process that simply exits leaves its cache consistent (a save it interrupts leaves
+ * nothing behind).
+ */
+export async function closeSessionCaches(): Promise<void> {
+  const { savesSettled } = await import('./save.js');
+  await savesSettled();
+  await closeSessionStores();
 }
 
 /** onnxruntime-node's `Tensor`, re-exported so that `modelcache/ort` can replace the import entirely. */

@@ -24,7 +24,7 @@ import { cpuFingerprint, platformId } from './fingerprint.js';
 import { ortVersion } from './runtime.js';
 
 /** Bumped whenever the layout of session entries changes: old entries are then never found. */
-export const SESSION_FORMAT = 1;
+export const SESSION_FORMAT = 2;
 export const SESSION_NAMESPACE = 'modelcache/ort/session';
 
 const RUNTIME_ONLY_OPTIONS = new Set([
@@ -167,13 +167,18 @@ export interface ModelIdentity {
   external: [string, string][];
 }
 
-/** The session key and the parts it was made of (kept in the entry's metadata for tooling). */
-export function sessionKey(model: ModelIdentity, options: Record<string, unknown>, mode: 'speed' | 'size'): { key: string; ortVersion: string; cpu: string } {
+/**
+ * The session key and the parts it was made of (kept in the entry's metadata for tooling). The
+ * entry form asked for (`format`: 'auto', 'ort' or 'onnx') is part of it; the form 'auto' chose is
+ * decided at build time and recorded in the entry.
+ */
+export function sessionKey(model: ModelIdentity, options: Record<string, unknown>, mode: 'speed' | 'size', format: string): { key: string; ortVersion: string; cpu: string } {
   const version = ortVersion();
   const cpu = cpuFingerprint();
   const key = cacheKey(SESSION_NAMESPACE, {
     format: SESSION_FORMAT,
     mode,
+    entryFormat: format,
     model,
     options: canonicalOptions(options),
     ort: version,

@@ -8,13 +8,13 @@
 // soon as the awaited entry exists, and never wait longer than their bound. A lock whose holder
 // died (same host: its pid is gone; other host: older than `staleMs`) is taken over. Correctness
 // never depends on a lock: publishing is atomic on its own; the lock only saves duplicate work.
-import { randomBytes } from 'node:crypto';
 import { closeSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_LOCK_STALE_MS, DEFAULT_LOCK_WAIT_MS } from '../defaults.js';
 import { logDebug } from '../log.js';
+import { atExit } from './exit.js';
 
 /** This host's name, made safe for file names (no '-', '/', spaces). */
 export const HOST = hostname().replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 64) || 'host';
@@ -29,9 +29,17 @@ export function isPidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * `n` random bytes as hex. Web Crypto's getter loads the crypto module on first use only: a reader
+ * that never writes (a session cache hit) does not pay for loading it.
+ */
+function randomHex(n: number): string {
+  return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(n))).toString('hex');
+}
+
 /** A fresh work-file name of this process: `<host>-<pid>-<16 hex><suffix>`. */
 export function workName(suffix = ''): string {
-  return `${HOST}-${process.pid}-${randomBytes(8).toString('hex')}${suffix}`;
+  return `${HOST}-${process.pid}-${randomHex(8)}${suffix}`;
 }
 
 /** The writer named by a work-file name, if it is one. */
@@ -118,6 +126,10 @@ export interface LockResult {
   recovered: boolean;
 }
 
+// Locks this process holds; released at exit.
+const held = new Set<HeldLock>();
+let unregisterExit: (() => void) | undefined;
+
 function readHolder(path: string): Holder | undefined {
   try {
     const h = JSON.parse(readFileSync(path, 'utf8')) as Holder;
@@ -128,7 +140,7 @@ function readHolder(path: string): Holder | undefined {
 }
 
 function tryCreate(path: string): HeldLock | undefined {
-  const token = randomBytes(12).toString('hex');
+  const token = randomHex(12);
   let fd: number;
   try {
     fd = openSync(path, 'wx', 0o600);
@@ -142,11 +154,12 @@ function tryCreate(path: string): HeldLock | undefined {
     closeSync(fd);
   }
   let released = false;
-  return {
+  const lock: HeldLock = {
     path,
     release() {
       if (released) return;
       released = true;
+      held.delete(lock);
       // Only our own lock: after a (mistaken) takeover the file may be someone else's.
       if (readHolder(path)?.token !== token) return;
       try {
@@ -156,6 +169,12 @@ function tryCreate(path: string): HeldLock | undefined {
       }
     },
   };
+  // A process that exits holding a lock (process.exit() while its holder still awaits) releases it.
+  held.add(lock);
+  unregisterExit ??= atExit('commit', () => {
+    for (const l of [...held]) l.release();
+  });
+  return lock;
 }
 
 /** Whether the lock at `path` is held by a holder that is gone (or is unreadable and old). */
@@ -177,7 +196,7 @@ function staleHolder(path: string, o: Required<Omit<LockOptions, 'ready'>>): { s
  * one of several recovering waiters gets it), and put back if it turns out not to be the stale one.
  */
 function removeStale(path: string, expected: Holder | undefined): boolean {
-  const tomb = `${path}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tomb = `${path}.stale-${process.pid}-${randomHex(4)}`;
   try {
     renameSync(path, tomb);
   } catch {

@@ -21,11 +21,11 @@ describe('modelcache warm', () => {
     const first = run('warm', models.ocrCls, '--dir', dir, '--json');
     expect(first.code).toBe(0);
     const a = JSON.parse(first.stdout);
-    expect(a).toMatchObject({ status: 'miss', mode: 'speed', executionProviders: ['cpu'], model: models.ocrCls });
+    expect(a).toMatchObject({ status: 'miss', mode: 'speed', format: 'ort', save: { status: 'saved' }, executionProviders: ['cpu'], model: models.ocrCls });
     expect(a.entryBytes).toBeGreaterThan(0);
     const second = run('warm', models.ocrCls, '--dir', dir);
     expect(second.code).toBe(0);
-    expect(second.stdout).toMatch(/already cached, [\d.]+ KiB, loaded in \d+ ms \(key [0-9a-f]{12}\)/);
+    expect(second.stdout).toMatch(/already cached, [\d.]+ KiB, loaded in \d+ ms \(key [0-9a-f]{12}, ort\)/);
     expect(second.stdout).toContain(a.key.slice(0, 12));
   });
 
@@ -33,7 +33,7 @@ describe('modelcache warm', () => {
     const dir = join(newDir(), 'cache');
     const r = run('warm', models.ocrCls, '--dir', dir, '--mode', 'size', '--json');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'miss', mode: 'size' });
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'miss', mode: 'size', format: 'onnx-weightless' });
   });
 
   it('reports a provider that cannot be cached and exits 1', () => {
@@ -53,20 +53,21 @@ describe('modelcache warm', () => {
 });
 
 describe('modelcache sessions', () => {
-  it('lists cached sessions with source, size, onnxruntime version, mode and last use', () => {
+  it('lists cached sessions with source, size, mode, entry form, onnxruntime version and last use', () => {
     const dir = join(newDir(), 'cache');
     expect(run('warm', models.ocrCls, '--dir', dir).code).toBe(0);
     expect(run('warm', models.ocrCls, '--dir', dir, '--mode', 'size').code).toBe(0);
     const table = run('sessions', '--dir', dir);
     expect(table.code).toBe(0);
     const lines = table.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^KEY\s+SIZE\s+MODE\s+ORT\s+EP\s+USED\s+SOURCE$/);
+    expect(lines[0]).toMatch(/^KEY\s+SIZE\s+MODE\s+FORM\s+ORT\s+EP\s+USED\s+SOURCE$/);
     expect(lines.filter((l) => l.includes(models.ocrCls))).toHaveLength(2);
-    expect(table.stdout).toMatch(/\bsize\s+1\.30\.0\s+cpu\s/);
+    expect(table.stdout).toMatch(/\bsize\s+onnx-weightless\s+1\.30\.0\s+cpu\s/);
     expect(table.stdout).toMatch(/2 cached sessions, .* in /);
     const json = JSON.parse(run('sessions', '--dir', dir, '--json').stdout);
     expect(json.sessions).toHaveLength(2);
     expect(json.sessions[0]).toMatchObject({ source: models.ocrCls, ortVersion: '1.30.0', executionProviders: ['cpu'], encrypted: false });
+    expect(json.sessions.map((s: { format: string }) => s.format).sort()).toEqual(['onnx-weightless', 'ort']);
     expect(json.sessions.map((s: { mode: string }) => s.mode).sort()).toEqual(['size', 'speed']);
     expect(typeof json.sessions[0].lastUsed).toBe('number');
   });

@@ -1,9 +1,10 @@
 // Shared by the ort tests: inputs for the real models, output comparison, a small generated
-// transformer with external data, and a uniquely named cache dir per test.
-import { copyFileSync, mkdirSync } from 'node:fs';
+// transformer with external data, a uniquely named cache dir per test, and what a cache dir holds.
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { randomBytes, tempDir } from '../helpers.js';
+import { DiskTier, type DiskEntry } from '../../src/store/disk/tier.js';
 import { models } from '../models.js';
 import { tokenIds, transformerModel } from '../../bench/lib/gen-transformer.mjs';
 
@@ -71,4 +72,46 @@ export function copyModel(path: string, dir: string, name = 'model.onnx'): strin
   const dest = join(dir, name);
   copyFileSync(path, dest);
   return dest;
+}
+
+/** The files of every session entry of a cache dir (under files/), by entry. */
+export function entryFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    let list;
+    try {
+      list = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of list) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (/^model\.(ort|onnx|onnx\.data)$/.test(e.name)) out.push(join(d, e.name));
+    }
+  };
+  walk(join(dir, 'files'));
+  return out.sort();
+}
+
+/** The one file named `name` among a cache dir's session entries. */
+export function entryFile(dir: string, name = 'model.ort'): string {
+  const found = entryFiles(dir).filter((f) => f.endsWith(`/${name}`));
+  if (found.length !== 1) throw new Error(`expected one ${name} in ${dir}, found ${found.length}`);
+  return found[0];
+}
+
+/** The session entries of a cache dir, as the disk tier lists them. */
+export async function listSessions(dir: string): Promise<DiskEntry[]> {
+  const disk = new DiskTier({ dir, readOnly: true });
+  try {
+    return disk.list('session');
+  } finally {
+    await disk.close();
+  }
+}
+
+/** Whether two output maps are equal bit for bit (same names, same bytes). */
+export function sameOutputs(a: Record<string, Buffer>, b: Record<string, Buffer>): boolean {
+  const names = Object.keys(a);
+  return names.length === Object.keys(b).length && names.every((n) => b[n] !== undefined && a[n].equals(b[n]));
 }

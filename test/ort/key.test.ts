@@ -5,7 +5,7 @@ import { ortVersion, TEST_ORT_VERSION_ENV } from '../../src/ort/runtime.js';
 import { supportsCaching } from '../../src/ort/index.js';
 
 const model = { hash: 'a'.repeat(32), size: 100, external: [] as [string, string][] };
-const keyOf = (options: Record<string, unknown>, mode: 'speed' | 'size' = 'speed') => sessionKey(model, options, mode).key;
+const keyOf = (options: Record<string, unknown>, mode: 'speed' | 'size' = 'speed', format = 'auto') => sessionKey(model, options, mode, format).key;
 
 describe('session key options', () => {
   it('leaves out options that only change how the session runs', () => {
@@ -36,6 +36,11 @@ describe('session key options', () => {
       keyOf({}, 'size'),
     ];
     expect(new Set([base, ...keys]).size).toBe(keys.length + 1);
+  });
+
+  it('includes the entry form asked for (the form "auto" picks is recorded in the entry instead)', () => {
+    const keys = [keyOf({}, 'speed', 'auto'), keyOf({}, 'speed', 'ort'), keyOf({}, 'speed', 'onnx')];
+    expect(new Set(keys).size).toBe(3);
   });
 
   it('treats defaults as written out: no providers is cpu, no level is all', () => {

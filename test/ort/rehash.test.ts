@@ -26,7 +26,7 @@ describe('re-hash avoidance', () => {
     ageFile(m.path);
     ageFile(m.dataPath);
     await new Promise((r) => setTimeout(r, 150));
-    const create = () => InferenceSession.create(m.path, { logSeverityLevel: 3, cache: { dir } });
+    const create = () => InferenceSession.create(m.path, { logSeverityLevel: 3, cache: { dir, wait: true } });
     hashFile.mockClear();
     const a = await create();
     const hashedOnMiss = hashFile.mock.calls.map((c) => c[0]);
@@ -43,7 +43,7 @@ describe('re-hash avoidance', () => {
     const model = copyModel(models.ocrCls, newDir());
     ageFile(model);
     await new Promise((r) => setTimeout(r, 150));
-    const create = () => InferenceSession.create(model, { logSeverityLevel: 3, cache: { dir } });
+    const create = () => InferenceSession.create(model, { logSeverityLevel: 3, cache: { dir, wait: true } });
     await (await create()).release();
     utimesSync(model, new Date(), new Date(Date.now() - 30_000)); // a touch: content unchanged
     hashFile.mockClear();

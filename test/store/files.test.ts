@@ -190,6 +190,22 @@ describe('file entries through a Cache', () => {
     await other.close();
   });
 
+  it('bind encrypted files to their entry and name: the same ciphertext under another key or name does not decrypt', async () => {
+    const dir = newDir();
+    const c = new Cache({ dir, encryption: { algorithm: 'aes-256-gcm', key: cryptoRandom(32) } });
+    await c.putFiles(K('a'), [{ name: 'w.bin', data: randomBytes(3 << 20, 31) }]);
+    const stored = readFileSync((await c.getFiles(K('a')))!.files[0].path);
+    // Put the ciphertext, as it is, under another key and under another name: the files hold ciphertext.
+    const raw = c.disk!;
+    await raw.putFiles(K('b'), [{ name: 'w.bin', data: stored }], { encrypted: true });
+    await raw.putFiles(K('c'), [{ name: 'x.bin', data: stored }], { encrypted: true });
+    await raw.flush();
+    expect((await (await c.getFiles(K('a')))!.read('w.bin')).equals(randomBytes(3 << 20, 31))).toBe(true);
+    await expect((await c.getFiles(K('b')))!.read('w.bin')).rejects.toMatchObject({ code: 'ERR_DECRYPT' });
+    await expect((await c.getFiles(K('c')))!.read('x.bin')).rejects.toMatchObject({ code: 'ERR_DECRYPT' });
+    await c.close();
+  });
+
   it('computes a file entry once, from files written into a fresh folder', async () => {
     const c = new Cache({ dir: newDir() });
     let calls = 0;

@@ -1,5 +1,5 @@
-// Fuzz target for envelope decryption with fixed keys and aads: any input must end in success
-// or mc::Error. A plaintext that comes out must encrypt and decrypt back to itself, and must never
+// Fuzz target for envelope decryption (every version, the chunked one included) with fixed keys
+// and aads: any input must end in success or mc::Error. A plaintext that comes out must encrypt and decrypt back to itself, and must never
 // come out with another aad: a value bound to one cache key is never served for another.
 #include <cstdint>
 #include <cstdio>
@@ -19,6 +19,25 @@ namespace {
 
 mc::Aad aad_of(const uint8_t* p, size_t n) { return mc::Aad{p, n}; }
 
+// The size an envelope of `plain` bytes must have, by its version (chunked: by its chunk size).
+size_t envelope_size_of(mc::CipherAlgorithm alg, const uint8_t* env, size_t plain) {
+  if (env[3] != 3) return mc::envelope_size(alg, plain);
+  uint32_t chunk = 0;
+  for (int i = 3; i >= 0; --i) chunk = (chunk << 8) | env[28 + i];
+  return mc::chunked_envelope_size(plain, chunk);
+}
+
+// A plaintext that came out must survive a round trip through the chunked envelope too.
+void chunked_round_trip(const uint8_t* key, size_t key_len, const std::vector<uint8_t>& plain, mc::Aad aad) {
+  try {
+    std::vector<uint8_t> env = mc::encrypt_chunked(key, key_len, plain.data(), plain.size(), aad, mc::kMinCipherChunk);
+    if (mc::decrypt(mc::CipherAlgorithm::kAes256Gcm, key, key_len, env.data(), env.size(), aad) != plain)
+      bug("chunked round trip changed the bytes");
+  } catch (const mc::Error& e) {
+    bug("chunked round trip of a decryptable envelope threw: ", e.what());
+  }
+}
+
 void decrypt_one(mc::CipherAlgorithm alg, const uint8_t* key, size_t key_len, const uint8_t* data,
                  size_t size, mc::Aad aad, mc::Aad other) {
   std::vector<uint8_t> plain;
@@ -27,7 +46,7 @@ void decrypt_one(mc::CipherAlgorithm alg, const uint8_t* key, size_t key_len, co
   } catch (const mc::Error&) {
     return;
   }
-  if (size != mc::envelope_size(alg, plain.size())) bug("plaintext length does not match the envelope");
+  if (size != envelope_size_of(alg, data, plain.size())) bug("plaintext length does not match the envelope");
   try {
     mc::decrypt(alg, key, key_len, data, size, other);
     bug("an envelope decrypted with two different aads");
@@ -40,6 +59,7 @@ void decrypt_one(mc::CipherAlgorithm alg, const uint8_t* key, size_t key_len, co
   } catch (const mc::Error& e) {
     bug("round trip of a decryptable envelope threw: ", e.what());
   }
+  if (alg == mc::CipherAlgorithm::kAes256Gcm) chunked_round_trip(key, key_len, plain, aad);
 }
 
 void decrypt_all(mc::CipherAlgorithm alg, const uint8_t* key, size_t key_len, const uint8_t* data, size_t size) {

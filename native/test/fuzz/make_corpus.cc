@@ -2,7 +2,8 @@
 //   <root>/decompress/*  valid frames: every codec, with and without byte-shuffle, one and many
 //                        chunks, incompressible (stored) chunks, empty input, lz4hc
 //   <root>/decrypt/*     valid envelopes for the fixed keys of fuzz_decrypt (fuzz_keys.h), without
-//                        and with its fixed aad (v1-* are version-1 envelopes kept from before aad)
+//                        and with its fixed aad (v1-* are version-1 envelopes kept from before aad;
+//                        chunked-* are version-3 chunked envelopes)
 // Usage: mc_make_corpus native/test/corpus   (or: node scripts/fuzz.mjs --make-corpus)
 // Frames are deterministic; AES envelopes carry a random nonce, so they change on every run.
 #include <sys/stat.h>
@@ -115,6 +116,16 @@ int main(int argc, char** argv) {
       ok = write(root + "/decrypt/xor" + name,
                  mc::encrypt(mc::CipherAlgorithm::kXor, mc_fuzz::kXorKey, sizeof(mc_fuzz::kXorKey),
                              pt.data(), pt.size(), aad)) && ok;
+    }
+  }
+  // Chunked (version 3) envelopes: one empty chunk, one short chunk, three chunks with a short tail.
+  for (size_t n : {size_t(0), size_t(1), size_t(2 * mc::kMinCipherChunk + 100)}) {
+    Bytes pt = text(n);
+    for (const bool bound : {false, true}) {
+      const mc::Aad aad = bound ? mc::Aad{mc_fuzz::kAad, sizeof(mc_fuzz::kAad)} : mc::Aad{};
+      ok = write(root + "/decrypt/chunked" + (bound ? "-aad-" : "-") + std::to_string(n),
+                 mc::encrypt_chunked(mc_fuzz::kAesKey, sizeof(mc_fuzz::kAesKey), pt.data(), pt.size(), aad,
+                                     mc::kMinCipherChunk)) && ok;
     }
   }
   return ok ? 0 : 1;

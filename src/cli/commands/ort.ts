@@ -1,12 +1,14 @@
 // `modelcache warm` precompiles a model into the session cache (OpenVINO's compile tool, for
-// onnxruntime); `modelcache sessions` lists the cached sessions. Only `warm` needs onnxruntime-node,
-// and it loads it when it runs, so the rest of the CLI works without that peer dependency.
+// onnxruntime): it waits for the entry to be saved, and closes the cache before it exits;
+// `modelcache sessions` lists the cached sessions. Only `warm` needs onnxruntime-node, and it loads
+// it when it runs, so the rest of the CLI works without that peer dependency.
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { formatBytes } from '../../format.js';
 import { progressEnabled } from '../../progress.js';
 import { DiskTier, type DiskEntry } from '../../store/disk/tier.js';
+import { NAMESPACES } from '../../store/namespace.js';
 import { action, type GlobalOptions } from '../action.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, plural, relativeTime, table, type Output } from '../output.js';
 import { cacheDir } from './cache.js';
@@ -44,25 +46,32 @@ async function warm(out: Output, opts: WarmOptions, model: string): Promise<numb
       executionProviders: eps,
       logSeverityLevel: 3,
       ...(opts.level ? { graphOptimizationLevel: opts.level as 'all' } : {}),
-      cache: { dir, mode: opts.mode },
+      cache: { dir, mode: opts.mode, wait: true },
     });
   } finally {
     if (interactive) process.stderr.write('\r\x1b[K');
   }
   const info = ortApi.sessionCacheInfo(session)!;
   await session.release();
+  await ortApi.closeSessionCaches();
   const ms = info.timings.total;
+  const failed = info.status === 'skipped' || (info.save !== undefined && info.save.status !== 'saved' && info.save.status !== 'elsewhere');
+  const reason = info.save?.reason ?? info.reason;
   if (out.json) {
-    out.data({ dir, model: resolve(model), status: info.status, key: info.key, mode: opts.mode, executionProviders: eps, entryBytes: info.entryBytes, reason: info.reason, timings: info.timings });
+    out.data({
+      dir, model: resolve(model), status: info.status, key: info.key, mode: opts.mode, executionProviders: eps,
+      format: info.format ?? info.save?.format, entryBytes: info.entryBytes, reason, save: info.save, timings: info.timings,
+    });
   } else {
     const size = info.entryBytes !== undefined ? `, ${formatBytes(info.entryBytes)}` : '';
-    const key = info.key ? ` (key ${info.key.slice(0, SHORT_KEY)})` : '';
+    const form = info.format ?? info.save?.format;
+    const key = info.key ? ` (key ${info.key.slice(0, SHORT_KEY)}${form ? `, ${form}` : ''})` : '';
     const took = `in ${ms.toFixed(0)} ms`;
-    if (info.status === 'skipped') out.line(`${model}: ${out.style('yellow', 'not cached')}: ${info.reason}`);
+    if (failed) out.line(`${model}: ${out.style('yellow', 'not cached')}: ${reason}`);
     else if (info.status === 'hit') out.line(`${model}: ${out.style('green', 'already cached')}${size}, loaded ${took}${key}`);
     else out.line(`${model}: ${out.style('green', info.status === 'rebuilt' ? 'cached (replaced a damaged entry)' : 'cached')}${size} ${took}${key}`);
   }
-  return info.status === 'skipped' ? EXIT_FAILURE : EXIT_OK;
+  return failed ? EXIT_FAILURE : EXIT_OK;
 }
 
 interface SessionRow {
@@ -72,6 +81,7 @@ interface SessionRow {
   sourceBytes?: number;
   ortVersion?: string;
   mode?: string;
+  format?: string;
   executionProviders?: string[];
   encrypted?: boolean;
   created: number;
@@ -87,6 +97,7 @@ function row(e: DiskEntry): SessionRow {
     ...(typeof m.sourceBytes === 'number' ? { sourceBytes: m.sourceBytes } : {}),
     ...(typeof m.ortVersion === 'string' ? { ortVersion: m.ortVersion } : {}),
     ...(typeof m.mode === 'string' ? { mode: m.mode } : {}),
+    ...(typeof m.entryFormat === 'string' ? { format: m.entryFormat } : {}),
     ...(Array.isArray(m.executionProviders) ? { executionProviders: m.executionProviders as string[] } : {}),
     ...(typeof m.encrypted === 'boolean' ? { encrypted: m.encrypted } : {}),
     created: e.created,
@@ -101,7 +112,7 @@ async function sessions(out: Output, opts: GlobalOptions): Promise<number> {
   let rows: SessionRow[];
   try {
     // list() is least recently used first: show the most recent first.
-    rows = [...tier.list()].filter((e) => e.kind === 'session').reverse().map(row);
+    rows = tier.list(NAMESPACES.session).reverse().map(row);
   } finally {
     await tier.close();
   }
@@ -113,11 +124,12 @@ async function sessions(out: Output, opts: GlobalOptions): Promise<number> {
     const now = Date.now();
     const lines = table(
       out,
-      [{ header: 'KEY' }, { header: 'SIZE', align: 'right' }, { header: 'MODE' }, { header: 'ORT' }, { header: 'EP' }, { header: 'USED' }, { header: 'SOURCE' }],
+      [{ header: 'KEY' }, { header: 'SIZE', align: 'right' }, { header: 'MODE' }, { header: 'FORM' }, { header: 'ORT' }, { header: 'EP' }, { header: 'USED' }, { header: 'SOURCE' }],
       rows.map((r) => [
         r.key.slice(0, SHORT_KEY),
         formatBytes(r.bytes),
         `${r.mode ?? '?'}${r.encrypted ? ' (enc)' : ''}`,
+        r.format ?? '?',
         r.ortVersion ?? '?',
         (r.executionProviders ?? []).join(',') || '?',
         relativeTime(r.lastUsed, now),
@@ -144,6 +156,6 @@ export function addOrtCommands(program: Command): void {
 
   program
     .command('sessions')
-    .description('list cached onnxruntime sessions: source model, size, onnxruntime version, mode, last use')
+    .description('list cached onnxruntime sessions: source model, size, mode, entry form, onnxruntime version, last use')
     .action(action(sessions));
 }

@@ -1,13 +1,13 @@
 // The state one process keeps per cache directory, shared by every DiskTier handle on it: the
 // index (opened on first need), the write queue and the access log, the open marker, and what
 // runs at exit: the queue is committed synchronously then, `process.exit()` included.
-import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { STALE_WORK_MS } from '../../defaults.js';
 import { CacheError } from '../../errors.js';
 import { logDebug, warn } from '../../log.js';
 import { atExit } from '../exit.js';
-import { cleanStaleWork, workName } from '../work.js';
+import { cleanStaleWork, HOST, workName, workOwner } from '../work.js';
 import { emptyStats, type TierStats } from '../tier.js';
 import { DiskIndex } from './index.js';
 import { Layout, unlinkQuietly } from './layout.js';
@@ -46,7 +46,10 @@ export class DiskStore {
     let s = stores.get(dir);
     if (!s) stores.set(dir, (s = new DiskStore(dir)));
     s.#handles++;
-    s.#unregisterExit ??= atExit('commit', () => s!.#atExit());
+    s.#unregisterExit ??= atExit('commit', () => {
+      s!.#atExit();
+      s!.#removeOwnWork();
+    });
     return s;
   }
 
@@ -153,9 +156,23 @@ export class DiskStore {
     warn('ERR_TIER', `disk tier ${op} failed in ${this.layout.dir} (${(err as Error)?.message ?? err}); continuing without it`);
   }
 
-  // ------------------------------------------------------------------------------ the queue
-
-  // ------------------------------------------------------------------- access and counters
+  /**
+   * At process exit, after the commit: work files this process still has in tmp/ belong to
+   * writes that will never finish (process.exit() while they awaited): removed, so that a clean
+   * exit leaves nothing for the next opener to collect.
+   */
+  #removeOwnWork(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.layout.tmp);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const owner = workOwner(name);
+      if (owner?.host === HOST && owner.pid === process.pid) rmSync(join(this.layout.tmp, name), { recursive: true, force: true });
+    }
+  }
 
   /** At exit, and when the last handle closes: commit, record accesses, remove the marker. */
   #atExit(): void {

@@ -289,34 +289,44 @@ export class WriteQueue {
     return result;
   }
 
-  /**
-   * Deletes `key` now: a caller's delete (its queued write too), or a damaged entry (only the
-   * version whose hash is `damagedHash`, when known; its files go at once, whoever else refers to
-   * that content: damaged bytes must not be reused by the next put of the same content).
-   */
-  deleteNow(ns: string, key: string, damaged?: { hash: string | undefined }): boolean {
-    const store = this.#store;
-    const queued = !damaged && this.dropQueued(ns, key);
-    const idx = store.index();
+  /** Deletes `key` now (its queued write too); whether there was one. */
+  deleteNow(ns: string, key: string): boolean {
+    const queued = this.dropQueued(ns, key);
+    const idx = this.#store.index();
     const freed: string[] = [];
-    const trash: string[] = [];
     const found = idx.txn(() => {
       const raw = idx.recordView(ns, key);
       if (raw === undefined) return false;
-      let rec: DiskRecord | undefined;
-      try {
-        rec = decodeRecord(raw);
-      } catch {
-        /* a damaged record: removed whatever it says */
-      }
-      if (damaged?.hash !== undefined && rec !== undefined && rec.hash !== damaged.hash) return false;
-      this.removeInTxn(idx, ns, key, rec, freed);
-      if (damaged && rec && rec.type !== INLINE) this.removeContentInTxn(rec.hash, trash);
+      this.removeInTxn(idx, ns, key, safeDecode(raw), freed);
       return true;
+    });
+    this.releaseFreed(freed);
+    return found || queued;
+  }
+
+  /**
+   * Drops a damaged entry: only the version whose hash is `hash` (when known), and only if
+   * `stillDamaged()` agrees, asked under the write lock, while no process places or removes a
+   * file. Its files go at once, whoever else refers to that content: damaged bytes must not be
+   * reused by the next put of the same content. 'changed': the entry is gone or another version.
+   */
+  dropDamaged(ns: string, key: string, hash: string | undefined, stillDamaged?: () => boolean): 'dropped' | 'changed' | 'intact' {
+    const idx = this.#store.index();
+    const freed: string[] = [];
+    const trash: string[] = [];
+    const verdict = idx.txn(() => {
+      const raw = idx.recordView(ns, key);
+      if (raw === undefined) return 'changed';
+      const rec = safeDecode(raw); // a damaged record is removed whatever it says
+      if (hash !== undefined && rec !== undefined && rec.hash !== hash) return 'changed';
+      if (stillDamaged && !stillDamaged()) return 'intact';
+      this.removeInTxn(idx, ns, key, rec, freed);
+      if (rec && rec.type !== INLINE) this.removeContentInTxn(rec.hash, trash);
+      return 'dropped';
     });
     this.removeTrees(trash);
     this.releaseFreed(freed);
-    return found || queued;
+    return verdict;
   }
 
   /** Deletes every entry of `ns` (of every namespace when undefined), in short commits; how many. */

@@ -1,16 +1,16 @@
 // The read side of the disk tier: values (inline ones without a promise), file entries from
 // their heads (no index), single-file values by path or map. A damaged entry is dropped and
-// reported as a miss; a file missing because another process evicted (and maybe rewrote) it since
-// the index was read is read again from a fresh snapshot before it counts as damage.
+// reported as a miss; a file missing because another process evicted (and maybe put again) it
+// since the index was read counts as damage only once the write lock confirms it.
 import { readFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { hashFile, treeHash, treeHashAsync } from '../../hash.js';
 import { warn } from '../../log.js';
 import { mapFile, type MappedFile } from '../../mmap.js';
 import type { LocalFileEntry } from '../tier.js';
+import { blobState, NotABlob, readBlobFile } from './blob.js';
 import { readHead } from './files.js';
-import type { PutOp } from './queue.js';
-import { BLOB, decodeRecord, FILES, INLINE, valueOffset, type DiskRecord } from './record.js';
+import { safeDecode, type PutOp } from './queue.js';
+import { BLOB, FILES, INLINE, valueOffset, type DiskRecord } from './record.js';
 import type { DiskStore } from './store.js';
 
 /** A file-backed value as handed out by `DiskTier.getFile`. */
@@ -40,6 +40,8 @@ export interface DiskEntry {
 }
 
 const TYPES = ['inline', 'blob', 'files'] as const;
+// Reads of a file that keeps being released and put again before a miss is given up on.
+const ATTEMPTS = 4;
 
 export class DiskReader {
   readonly #store: DiskStore;
@@ -85,7 +87,8 @@ export class DiskReader {
       store.access.touch(ns, key);
       return value;
     }
-    return this.#readBlob(ns, key, decodeRecord(raw));
+    const rec = safeDecode(raw);
+    return rec ? this.#readBlob(ns, key, rec) : this.damaged(ns, key, undefined, 'index record is damaged');
   }
 
   #fromQueue(op: PutOp): Buffer | undefined {
@@ -99,27 +102,60 @@ export class DiskReader {
     return readFileSync(op.blobFile!);
   }
 
-  async #readBlob(ns: string, key: string, rec: DiskRecord, retried = false): Promise<Buffer | undefined> {
+  async #readBlob(ns: string, key: string, rec: DiskRecord, attempt = 0): Promise<Buffer | undefined> {
+    const path = this.#store.layout.blobPath(rec.hash);
     let value: Buffer;
     try {
-      value = await readFile(this.#store.layout.blobPath(rec.hash));
+      value = await readBlobFile(path, rec.size);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#store.fail('read', err);
-      else {
-        // Evicted (and maybe written again) by another process since our index read: read again
-        // from a fresh snapshot; only a file missing twice under a current record is damage.
-        const now = this.current(ns, key);
-        if (now?.type === BLOB && !retried) return this.#readBlob(ns, key, now, true);
-        if (now?.hash === rec.hash) return this.damaged(ns, key, rec.hash, 'file missing');
-      }
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.#missing(ns, key, rec, attempt, (r, a) => this.#readBlob(ns, key, r, a));
+      if (err instanceof NotABlob) return this.damaged(ns, key, rec.hash, err.message);
+      this.#store.fail('read', err);
       this.#store.stats.misses++;
       return undefined;
     }
     const sum = value.length >= 1 << 20 ? await treeHashAsync(value) : treeHash(value);
-    if (value.length !== rec.size || sum !== rec.hash) return this.damaged(ns, key, rec.hash, `file does not match its record`);
+    if (sum !== rec.hash) return this.damaged(ns, key, rec.hash, `file does not match its record`);
     this.#store.stats.hits++;
     this.#store.access.touch(ns, key);
     return value;
+  }
+
+  /**
+   * The file of `rec` was missing. Since our index read, another process may have evicted the
+   * entry, released its file and put the same content again (the same record, a new file): only
+   * under the write lock, while no process places or removes a file, is a file missing under its
+   * record damage. Otherwise the read is retried with the record as it is now, then missed.
+   */
+  #missing<T>(ns: string, key: string, rec: DiskRecord, attempt: number, retry: (rec: DiskRecord, attempt: number) => Promise<T | undefined>): Promise<T | undefined> | undefined {
+    const path = this.#store.layout.blobPath(rec.hash);
+    const verdict = this.#judge(ns, key, rec.hash, () => blobState(path, rec.size) === 'missing');
+    if (verdict === 'dropped') return this.#report(ns, key, 'file missing');
+    if (attempt + 1 < ATTEMPTS) {
+      const now = verdict === 'intact' ? rec : this.current(ns, key);
+      if (now?.type === BLOB) return retry(now, attempt + 1);
+    }
+    this.#store.stats.misses++;
+    return undefined;
+  }
+
+  /**
+   * Whether the entry `key` (the version `hash`) is still damaged as `stillDamaged()` says, judged
+   * under the write lock and dropped if so. A read-only tier cannot take the lock: it judges from a
+   * fresh snapshot and drops nothing.
+   */
+  #judge(ns: string, key: string, hash: string | undefined, stillDamaged?: () => boolean): 'dropped' | 'changed' | 'intact' {
+    if (this.#readOnly) {
+      const now = this.current(ns, key);
+      if (!now || (hash !== undefined && now.hash !== hash)) return 'changed';
+      return !stillDamaged || stillDamaged() ? 'dropped' : 'intact';
+    }
+    try {
+      return this.#store.queue.dropDamaged(ns, key, hash, stillDamaged);
+    } catch (err) {
+      this.#store.fail('delete of a damaged entry', err);
+      return 'changed';
+    }
   }
 
   /** The record of the key in a fresh snapshot (after other processes' writes). */
@@ -129,19 +165,17 @@ export class DiskReader {
     return idx.recordSafe(ns, key);
   }
 
-  /** Drops a damaged entry (only the version that was read: another process may have replaced it). */
-  damaged(ns: string, key: string, hash: string | undefined, why: string): undefined {
+  #report(ns: string, key: string, why: string): undefined {
     this.#store.stats.corrupt++;
     this.#store.stats.misses++;
     warn('ERR_CORRUPT', `dropped damaged cache entry ${ns}/${key} in ${this.#store.layout.dir}: ${why}`);
-    if (!this.#readOnly) {
-      try {
-        this.#store.queue.deleteNow(ns, key, { hash });
-      } catch (err) {
-        this.#store.fail('delete of a damaged entry', err);
-      }
-    }
     return undefined;
+  }
+
+  /** Reports and drops a damaged entry (only the version `hash`, when known: another process may have replaced it). */
+  damaged(ns: string, key: string, hash: string | undefined, why: string): undefined {
+    this.#judge(ns, key, hash);
+    return this.#report(ns, key, why);
   }
 
   /** {@link getFiles} without hashing: synchronous, for hit paths that verify by other means. */
@@ -155,7 +189,21 @@ export class DiskReader {
       this.#store.stats.misses++;
       return undefined;
     }
-    if ('damaged' in found) return this.damaged(ns, key, found.id, found.damaged);
+    if ('damaged' in found) {
+      if (found.id === undefined) return this.damaged(ns, key, undefined, found.damaged);
+      // Judged again under the write lock, as a missing blob is (see #missing).
+      let latest: ReturnType<typeof readHead> = found;
+      const verdict = this.#judge(ns, key, found.id, () => {
+        latest = readHead(this.#store.layout, ns, key);
+        return latest !== undefined && 'damaged' in latest;
+      });
+      if (verdict === 'dropped') return this.#report(ns, key, found.damaged);
+      if (verdict !== 'intact' || !latest || 'damaged' in latest) {
+        this.#store.stats.misses++;
+        return undefined;
+      }
+      found = latest;
+    }
     this.#store.stats.hits++;
     this.#store.access.touch(ns, key);
     return found.entry;
@@ -167,39 +215,47 @@ export class DiskReader {
    */
   async getFile(ns: string, key: string, options: { map?: boolean; verify?: boolean }): Promise<DiskFile | undefined> {
     this.#store.queue.flushSync();
-    let rec = this.#store.index().record(ns, key);
-    for (let attempt = 0; rec !== undefined && rec.type === BLOB; attempt++) {
-      const path = this.#store.layout.blobPath(rec.hash);
-      let mapped: MappedFile | undefined;
-      try {
-        if (options.map) mapped = mapFile(path);
-        if (options.verify !== false) {
-          const sum = mapped ? await treeHashAsync(mapped.buffer) : await hashFile(path);
-          const size = mapped ? mapped.byteLength : (await stat(path)).size;
-          if (sum !== rec.hash || size !== rec.size) {
-            mapped?.close();
-            return this.damaged(ns, key, rec.hash, 'checksum mismatch');
-          }
-        }
-        this.#store.stats.hits++;
-        this.#store.access.touch(ns, key);
-        return { path, size: rec.size, kind: rec.kind, meta: rec.meta, ...(mapped ? { mapped } : {}) };
-      } catch (err) {
-        mapped?.close();
-        const code = (err as { code?: string }).code;
-        if (code !== 'ERR_IO' && code !== 'ENOENT') {
-          this.#store.fail('getFile', err);
-          break;
-        }
-        // As in #readBlob: evicted (and maybe written again) since the index read.
-        const now = this.current(ns, key);
-        if (attempt > 0 && now?.hash === rec.hash) return this.damaged(ns, key, rec.hash, 'file missing');
-        rec = now;
-        if (attempt > 0) break;
-      }
+    let rec: DiskRecord | undefined;
+    try {
+      rec = this.#store.index().record(ns, key);
+    } catch (err) {
+      return this.damaged(ns, key, undefined, (err as Error).message);
     }
-    this.#store.stats.misses++;
-    return undefined;
+    if (rec?.type !== BLOB) {
+      this.#store.stats.misses++;
+      return undefined;
+    }
+    return this.#getFile(ns, key, rec, options, 0);
+  }
+
+  async #getFile(ns: string, key: string, rec: DiskRecord, options: { map?: boolean; verify?: boolean }, attempt: number): Promise<DiskFile | undefined> {
+    const path = this.#store.layout.blobPath(rec.hash);
+    const retry = (r: DiskRecord, a: number) => this.#getFile(ns, key, r, options, a);
+    // Checked before it is opened: a FIFO or a link to a device in its place is damage, not a wait.
+    const state = blobState(path, rec.size);
+    if (state === 'missing') return this.#missing(ns, key, rec, attempt, retry);
+    if (state !== 'ok') return this.damaged(ns, key, rec.hash, state);
+    let mapped: MappedFile | undefined;
+    try {
+      if (options.map) mapped = mapFile(path);
+      if (options.verify !== false) {
+        const sum = mapped ? await treeHashAsync(mapped.buffer) : await hashFile(path);
+        if (sum !== rec.hash || (mapped && mapped.byteLength !== rec.size)) {
+          mapped?.close();
+          return this.damaged(ns, key, rec.hash, 'checksum mismatch');
+        }
+      }
+    } catch (err) {
+      mapped?.close();
+      // Maybe gone between the check and the open (released, maybe put again): as a missing file.
+      if ((err as { code?: string }).code === 'ERR_IO' && attempt + 1 < ATTEMPTS) return this.#missing(ns, key, rec, attempt, retry);
+      this.#store.fail('getFile', err);
+      this.#store.stats.misses++;
+      return undefined;
+    }
+    this.#store.stats.hits++;
+    this.#store.access.touch(ns, key);
+    return { path, size: rec.size, kind: rec.kind, meta: rec.meta, ...(mapped ? { mapped } : {}) };
   }
 
   /** Index metadata of an entry without reading its value. */

@@ -15,7 +15,7 @@ import { checkKey, checkNamespace, DEFAULT_NAMESPACE } from '../namespace.js';
 import type { EntryInfo, FileSource, LocalFileEntry, NamespaceStats, PutFilesMeta, PutMeta, Tier, TierStats } from '../tier.js';
 import { acquireLock, type LockResult } from '../work.js';
 import { checkSources, isWorkFile, prepareFiles, stageFile, verifyFiles, writeHead } from './files.js';
-import { unlinkQuietly, writeNewFile } from './layout.js';
+import { checkCacheDir, unlinkQuietly, writeNewFile } from './layout.js';
 import { BLOB, encodeRecord, FILES, INLINE } from './record.js';
 import type { PutOp } from './queue.js';
 import { DiskReader, type DiskEntry, type DiskFile } from './read.js';
@@ -60,8 +60,12 @@ export class DiskTier implements Tier {
     const explicitMax = options.maxBytes === undefined ? undefined : checkInteger('options.maxBytes', options.maxBytes, 0, Number.MAX_SAFE_INTEGER);
     this.inlineThreshold = options.inlineThreshold === undefined ? DEFAULT_INLINE_THRESHOLD : checkInteger('options.inlineThreshold', options.inlineThreshold, 0, 1 << 30);
     const flushMs = options.accessFlushMs === undefined ? DEFAULT_ACCESS_FLUSH_MS : checkInteger('options.accessFlushMs', options.accessFlushMs, 1, 3_600_000);
+    for (const flag of ['durable', 'readOnly'] as const) {
+      if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw invalidType(`options.${flag}`, 'boolean', options[flag]);
+    }
     this.#readOnly = Boolean(options.readOnly);
-    const store = (this.#store = DiskStore.acquire(this.dir));
+    checkCacheDir(this.dir, !this.#readOnly);
+    const store = (this.#store = DiskStore.acquire(this.dir, this.#readOnly));
     this.#reader = new DiskReader(store, this.#readOnly);
     if (explicitMax !== undefined) store.explicitMax = explicitMax;
     if (options.durable) store.durable = true;
@@ -411,7 +415,7 @@ export class DiskTier implements Tier {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#store.release();
+    await this.#store.release(this.#readOnly);
   }
 }
 

@@ -14,7 +14,10 @@ import { countNamespace, deleteNamespace, listNamespace } from './cache/namespac
 import { DEFAULT_LOCK_WAIT_MS } from './defaults.js';
 import { CacheError, checkInteger, invalidType } from './errors.js';
 import { debugEnabled, logDebug, warn } from './log.js';
-import { checkKey, checkNamespace, DEFAULT_NAMESPACE, isNamespace } from './store/namespace.js';
+import { checkKey, checkNamespace } from './store/namespace.js';
+import {
+  checkFilesOptions, checkKeys, checkLocking, COMPUTE_OPTIONS, elementSizeOf, FILES_OPTIONS, GET_FILES_OPTIONS, GET_MANY_OPTIONS, namespaceOf, PUT_FILES_OPTIONS, PUT_OPTIONS, putMeta, READ_OPTIONS,
+} from './cache/args.js';
 import { isDiskTier, type DiskTier } from './store/disk/tier.js';
 import type { EntryInfo, FileSource, NamespaceStats, PutMeta, Tier, TierStats } from './store/tier.js';
 
@@ -118,6 +121,7 @@ export class Cache {
 
   /** Reads `key` from the fastest tier that has it, promoting it to the faster ones. */
   async get(key: string, options: CacheReadOptions = {}): Promise<Buffer | undefined> {
+    checkKey(key);
     return (await this.getMany([key], options))[0];
   }
 
@@ -156,7 +160,8 @@ export class Cache {
    */
   async getMany(keys: readonly string[], options: CacheGetManyOptions = {}): Promise<(Buffer | undefined)[]> {
     this.#assertOpen();
-    const ns = options.namespace === undefined ? DEFAULT_NAMESPACE : isNamespace(options.namespace) ? options.namespace : checkNamespace(options.namespace);
+    checkKeys(keys);
+    const ns = namespaceOf(options, 'getMany', GET_MANY_OPTIONS);
     const out: (Buffer | undefined)[] = new Array(keys.length);
     let pending: number[] = keys.map((_, i) => i);
     for (let t = 0; t < this.tiers.length && pending.length > 0; t++) {
@@ -228,13 +233,10 @@ export class Cache {
   async put(key: string, value: BytesLike, options: CachePutOptions = {}): Promise<void> {
     this.#assertOpen();
     checkKey(key);
+    const ns = namespaceOf(options, 'put', PUT_OPTIONS);
     const raw = toBytes('value', value);
-    const elementSize = options.elementSize === undefined ? this.#codec.elementSize : checkInteger('options.elementSize', options.elementSize, 1, 255);
-    const meta: PutMeta = {
-      namespace: options.namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(options.namespace, 'options.namespace'),
-      ...(options.kind !== undefined ? { kind: options.kind } : {}),
-      ...(options.meta !== undefined ? { meta: options.meta } : {}),
-    };
+    const elementSize = elementSizeOf(options, this.#codec.elementSize);
+    const meta = putMeta(options, ns);
     this.#stats.puts++;
     const work: Promise<unknown>[] = [];
     for (const tier of this.tiers) {
@@ -259,9 +261,13 @@ export class Cache {
    * lock, across processes (a waiter stops waiting after `lockWaitMs` and computes itself).
    */
   async getOrCompute(key: string, compute: () => BytesLike | Promise<BytesLike>, options: ComputeOptions = {}): Promise<Buffer> {
+    this.#assertOpen();
     checkKey(key);
     if (typeof compute !== 'function') throw invalidType('compute', 'function', compute);
-    const ns = options.namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(options.namespace, 'options.namespace');
+    const ns = namespaceOf(options, 'getOrCompute', COMPUTE_OPTIONS);
+    putMeta(options, ns);
+    elementSizeOf(options, 1);
+    checkLocking(options);
     const read = { namespace: ns };
     const hit = await this.get(key, read);
     if (hit) return hit;
@@ -283,7 +289,8 @@ export class Cache {
 
   async has(key: string, options: CacheReadOptions = {}): Promise<boolean> {
     this.#assertOpen();
-    const ns = options.namespace ?? DEFAULT_NAMESPACE;
+    checkKey(key);
+    const ns = namespaceOf(options, 'has', READ_OPTIONS);
     for (const tier of this.tiers) {
       try {
         if (await tier.has(key, ns)) return true;
@@ -297,7 +304,8 @@ export class Cache {
   /** Deletes `key` (value or file entry) from every tier, the shared one included. */
   async delete(key: string, options: CacheReadOptions = {}): Promise<boolean> {
     this.#assertOpen();
-    const ns = options.namespace ?? DEFAULT_NAMESPACE;
+    checkKey(key);
+    const ns = namespaceOf(options, 'delete', READ_OPTIONS);
     let any = false;
     for (const tier of this.tiers) {
       try {
@@ -317,9 +325,11 @@ export class Cache {
    * Resolves true once the disk tier holds it in its write queue; a shared tier gets it in the
    * background (files first, manifest last).
    */
-  putFiles(key: string, files: readonly FileSource[], options: PutMeta = {}): Promise<boolean> {
+  async putFiles(key: string, files: readonly FileSource[], options: PutMeta = {}): Promise<boolean> {
     this.#assertOpen();
-    return this.#files.put(key, files, options);
+    checkKey(key);
+    const ns = namespaceOf(options, 'putFiles', PUT_FILES_OPTIONS);
+    return this.#files.put(key, files, putMeta(options, ns));
   }
 
   /**
@@ -327,9 +337,11 @@ export class Cache {
    * `verify: false`), else from the shared tier (downloaded and verified first, with progress;
    * or, with `download: false`, only its manifest: call `fetch()` when the files are needed).
    */
-  getFiles(key: string, options: GetFilesOptions = {}): Promise<CacheFileEntry | undefined> {
+  async getFiles(key: string, options: GetFilesOptions = {}): Promise<CacheFileEntry | undefined> {
     this.#assertOpen();
-    return this.#files.get(key, options);
+    checkKey(key);
+    const ns = namespaceOf(options, 'getFiles', GET_FILES_OPTIONS);
+    return this.#files.get(key, { ...checkFilesOptions(options), namespace: ns });
   }
 
   /**
@@ -341,8 +353,10 @@ export class Cache {
     this.#assertOpen();
     checkKey(key);
     if (typeof compute !== 'function') throw invalidType('compute', 'function', compute);
-    const ns = options.namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(options.namespace, 'options.namespace');
-    return this.#files.getOrCompute(key, compute, { ...options, namespace: ns }, (lookup, produce) =>
+    const ns = namespaceOf(options, 'getOrComputeFiles', FILES_OPTIONS);
+    checkLocking(options);
+    const o = { ...options, ...checkFilesOptions(options), ...putMeta(options, ns), namespace: ns };
+    return this.#files.getOrCompute(key, compute, o, (lookup, produce) =>
       withKeyLock(this.#local, ns, key, { lockWaitMs: this.#lockWaitMs, ...options }, lookup, produce));
   }
 

@@ -10,7 +10,7 @@ import { CacheError } from '../errors.js';
 import { warn } from '../log.js';
 import { mapFile, type MappedFile } from '../mmap.js';
 import { checkSources } from '../store/disk/files.js';
-import { checkKey, checkNamespace, DEFAULT_NAMESPACE } from '../store/namespace.js';
+import { DEFAULT_NAMESPACE } from '../store/namespace.js';
 import type { FileEntryInfo, FileSource, LocalFileEntry, ProgressCallback, PutMeta, StoredFile, Tier } from '../store/tier.js';
 
 /** Options of `Cache.getFiles`. */
@@ -63,9 +63,9 @@ export class FileEntries {
     return t;
   }
 
+  /** `options` checked by the caller (cache/args.ts). */
   async put(key: string, files: readonly FileSource[], options: PutMeta): Promise<boolean> {
-    checkKey(key);
-    const ns = options.namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(options.namespace, 'options.namespace');
+    const ns = options.namespace ?? DEFAULT_NAMESPACE;
     let sources = checkSources(files);
     const local = this.#localTier();
     const cipher = this.#d.cipher;
@@ -87,8 +87,9 @@ export class FileEntries {
     if (entry && !(await shared.uploadFiles!(entry))) warn('ERR_TIER', `file entry ${ns}/${key} could not be uploaded to the ${shared.name} tier`);
   }
 
+  /** `options` checked by the caller (cache/args.ts). */
   async get(key: string, options: GetFilesOptions): Promise<CacheFileEntry | undefined> {
-    const ns = options.namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(options.namespace, 'options.namespace');
+    const ns = options.namespace ?? DEFAULT_NAMESPACE;
     for (const t of this.#d.tiers) {
       if (t.shared || !t.getFiles) continue;
       const e = await t.getFiles(key, ns, { verify: options.verify !== false });

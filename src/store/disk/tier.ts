@@ -12,6 +12,7 @@ import { DEFAULT_ACCESS_FLUSH_MS, DEFAULT_INLINE_THRESHOLD, DEFAULT_MAX_DISK_BYT
 import { CacheError, checkInteger, checkOptionNames, invalidType } from '../../errors.js';
 import { hashFile, treeHash } from '../../hash.js';
 import { checkKey, checkNamespace, DEFAULT_NAMESPACE } from '../namespace.js';
+import { checkKind, checkMeta } from '../meta.js';
 import type { EntryInfo, FileSource, LocalFileEntry, NamespaceStats, PutFilesMeta, PutMeta, Tier, TierStats } from '../tier.js';
 import { acquireLock, type LockResult } from '../work.js';
 import { checkSources, isWorkFile, prepareFiles, stageFile, verifyFiles, writeHead } from './files.js';
@@ -147,6 +148,7 @@ export class DiskTier implements Tier {
   put(key: string, value: Uint8Array, meta: PutMeta = {}): boolean {
     this.#assertWritable();
     checkKey(key);
+    checkAttached(meta);
     const ns = this.#ns(meta.namespace);
     const bytes = toBytes('value', value);
     if (bytes.byteLength > this.maxBytes) {
@@ -183,6 +185,7 @@ export class DiskTier implements Tier {
   async putFile(key: string, path: string, meta: PutMeta = {}): Promise<boolean> {
     this.#assertWritable();
     checkKey(key);
+    checkAttached(meta);
     const ns = this.#ns(meta.namespace);
     if (typeof path !== 'string' || path.length === 0) throw invalidType('path', 'file path', path);
     try {
@@ -211,6 +214,7 @@ export class DiskTier implements Tier {
   async putFiles(key: string, files: readonly FileSource[], meta: PutFilesMeta = {}): Promise<boolean> {
     this.#assertWritable();
     checkKey(key);
+    checkAttached(meta);
     const ns = this.#ns(meta.namespace);
     const sources = checkSources(files);
     const store = this.#store;
@@ -417,6 +421,13 @@ export class DiskTier implements Tier {
     this.#closed = true;
     await this.#store.release(this.#readOnly);
   }
+}
+
+/** What a put attaches (kind, meta), checked before anything is written. */
+function checkAttached(meta: PutMeta): void {
+  if (meta === null || typeof meta !== 'object') throw invalidType('meta', '{ namespace?, kind?, meta? }', meta);
+  checkKind(meta.kind, 'meta.kind');
+  checkMeta(meta.meta, 'meta.meta');
 }
 
 /** Whether `t` is a {@link DiskTier} (by its shape: the Cache uses tiers through the interface only). */

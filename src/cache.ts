@@ -83,7 +83,7 @@ export class Cache {
   constructor(options: CacheOptions = {}) {
     const built = buildTiers(options);
     this.tiers = built.tiers;
-    this.#codec = new ValueCodec(options.compression, options.encryption);
+    this.#codec = new ValueCodec(options.compression, options.encryption, built.maxValueBytes);
     this.#writes = new EncodedWrites(this.#codec, (p) => this.#track(p), (tier, err) => this.#tierFailed(tier, 'put', err));
     this.#lockWaitMs = options.lockWaitMs === undefined ? DEFAULT_LOCK_WAIT_MS : checkInteger('options.lockWaitMs', options.lockWaitMs, 0, Number.MAX_SAFE_INTEGER);
     this.#local = this.tiers.find((t) => !t.shared && typeof t.putFiles === 'function');
@@ -194,7 +194,7 @@ export class Cache {
         }
         if (codec.decodesSync(v)) {
           try {
-            const raw = codec.decodeSync(v);
+            const raw = codec.decodeSync(v, ns, keys[i]);
             out[i] = raw;
             this.#promote(ns, keys[i], raw, t);
           } catch (err) {
@@ -204,7 +204,7 @@ export class Cache {
           return;
         }
         decoding.push(
-          codec.decode(v).then(
+          codec.decode(v, ns, keys[i]).then(
             (raw) => {
               out[i] = raw;
               this.#promote(ns, keys[i], raw, t);
@@ -244,9 +244,11 @@ export class Cache {
         if (!tier.encoded) {
           const r = tier.put(key, raw, meta);
           if (r instanceof Promise) work.push(r.catch((err) => this.#tierFailed(tier, 'put', err)));
-        } else {
+        } else if (raw.byteLength <= this.#codec.maxValueBytes) {
           const p = this.#writes.put(tier, key, raw, elementSize, meta);
           if (p) work.push(p);
+        } else if (debugEnabled()) {
+          logDebug(`cache ${ns}: ${key} (${raw.byteLength} bytes) is larger than maxValueBytes; not stored in the ${tier.name} tier`);
         }
       } catch (err) {
         this.#tierFailed(tier, 'put', err);

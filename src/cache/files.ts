@@ -6,6 +6,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { decryptAsync, encryptAsync, type Cipher } from '../cipher.js';
+import { fileAad } from './codec.js';
 import { CacheError } from '../errors.js';
 import { warn } from '../log.js';
 import { mapFile, type MappedFile } from '../mmap.js';
@@ -71,7 +72,8 @@ export class FileEntries {
     const cipher = this.#d.cipher;
     if (cipher) {
       // The same cipher as values; the disk tier stores (and hashes) the ciphertext.
-      sources = await Promise.all(sources.map(async (s) => ({ name: s.name, data: await encryptAsync('data' in s ? s.data : await readFile(s.path), cipher) })));
+      // Each file bound to its entry and name: moved to another entry or name, it fails to decrypt.
+      sources = await Promise.all(sources.map(async (s) => ({ name: s.name, data: await encryptAsync('data' in s ? s.data : await readFile(s.path), cipher, { aad: fileAad(ns, key, s.name) }) })));
     }
     const meta = { namespace: ns, encrypted: cipher !== undefined, ...(options.kind !== undefined ? { kind: options.kind } : {}), ...(options.meta !== undefined ? { meta: options.meta } : {}) };
     const ok = await local.putFiles!(key, sources, meta);
@@ -172,7 +174,7 @@ export class FileEntries {
         const bytes = await readFile(path);
         if (!e.encrypted) return bytes;
         if (!cipher) throw new CacheError('ERR_DECRYPT', `file entry ${e.namespace}/${e.key} is encrypted and this cache has no encryption`);
-        return decryptAsync(bytes, cipher);
+        return decryptAsync(bytes, cipher, { aad: fileAad(e.namespace, e.key, name) });
       },
       map: (name) => {
         const path = self.files.find((f) => f.name === name)?.path;

@@ -162,6 +162,14 @@ export class Cache {
     this.#assertOpen();
     checkKeys(keys);
     const ns = namespaceOf(options, 'getMany', GET_MANY_OPTIONS);
+    const { out, missed } = await this.#read(keys, ns, Boolean(options.borrow));
+    this.#counted(ns, keys.length - missed, missed);
+    if (debugEnabled()) logDebug(`cache ${ns}: ${keys.length - missed} hit, ${missed} miss${keys.length === 1 ? ` (${keys[0]})` : ''}`);
+    return out;
+  }
+
+  /** Reads checked keys tier by tier (see {@link getMany}); counts nothing. */
+  async #read(keys: readonly string[], ns: string, borrow: boolean): Promise<{ out: (Buffer | undefined)[]; missed: number }> {
     const out: (Buffer | undefined)[] = new Array(keys.length);
     let pending: number[] = keys.map((_, i) => i);
     for (let t = 0; t < this.tiers.length && pending.length > 0; t++) {
@@ -169,7 +177,7 @@ export class Cache {
       let stored: (Buffer | undefined)[];
       try {
         const ks = pending.length === keys.length ? keys : pending.map((i) => keys[i]);
-        if (options.borrow && tier.getManyBorrowed) stored = tier.getManyBorrowed(ks, ns);
+        if (borrow && tier.getManyBorrowed) stored = tier.getManyBorrowed(ks, ns);
         else {
           const r = tier.getMany(ks, ns);
           stored = r instanceof Promise ? await r : r;
@@ -219,9 +227,7 @@ export class Cache {
       if (decoding.length > 0) await Promise.all(decoding);
       pending = still;
     }
-    this.#counted(ns, keys.length - pending.length, pending.length);
-    if (debugEnabled()) logDebug(`cache ${ns}: ${keys.length - pending.length} hit, ${pending.length} miss${keys.length === 1 ? ` (${keys[0]})` : ''}`);
-    return out;
+    return { out, missed: pending.length };
   }
 
   /**
@@ -276,7 +282,7 @@ export class Cache {
     const id = `${ns}\0${key}`;
     const running = this.#inflight.get(id);
     if (running) return Buffer.from(await running);
-    const p = withKeyLock(this.#local, ns, key, { lockWaitMs: this.#lockWaitMs, ...options }, () => this.get(key, read), async () => {
+    const p = withKeyLock(this.#local, ns, key, { lockWaitMs: this.#lockWaitMs, ...options }, async () => (await this.#read([key], ns, false)).out[0], async () => {
       const value = Buffer.from(toBytes('compute() result', await compute()));
       await this.put(key, value, { ...options, namespace: ns });
       return value;

@@ -90,13 +90,13 @@ export class FileEntries {
   }
 
   /** `options` checked by the caller (cache/args.ts). */
-  async get(key: string, options: GetFilesOptions): Promise<CacheFileEntry | undefined> {
+  async get(key: string, options: GetFilesOptions, count = true): Promise<CacheFileEntry | undefined> {
     const ns = options.namespace ?? DEFAULT_NAMESPACE;
     for (const t of this.#d.tiers) {
       if (t.shared || !t.getFiles) continue;
       const e = await t.getFiles(key, ns, { verify: options.verify !== false });
       if (e) {
-        this.#d.counted(ns, true);
+        if (count) this.#d.counted(ns, true);
         return this.#handle(e, undefined);
       }
     }
@@ -107,11 +107,11 @@ export class FileEntries {
       const remote = this.#handle(info, t);
       const found = options.download === false ? remote : await remote.fetch(options.onProgress ? { onProgress: options.onProgress } : {});
       if (found) {
-        this.#d.counted(ns, true);
+        if (count) this.#d.counted(ns, true);
         return found;
       }
     }
-    this.#d.counted(ns, false);
+    if (count) this.#d.counted(ns, false);
     return undefined;
   }
 
@@ -142,12 +142,13 @@ export class FileEntries {
     const hit = await this.get(key, options);
     if (hit) return hit;
     const local = this.#localTier();
-    return locked(() => this.get(key, options), async () => {
+    // Looked up again inside the lock, and read back after the put: counted once, above.
+    return locked(() => this.get(key, options, false), async () => {
       const work = local.workPath!();
       await mkdir(work, { recursive: true, mode: 0o700 });
       const given = await compute(work);
       const sources = given ?? listFiles(work).map((name) => ({ name, path: join(work, ...name.split('/')), move: true }));
-      const stored = (await this.put(key, sources, options)) ? await this.get(key, { ...options, verify: false, download: false }) : undefined;
+      const stored = (await this.put(key, sources, options)) ? await this.get(key, { ...options, verify: false, download: false }, false) : undefined;
       if (stored) {
         rmSync(work, { recursive: true, force: true });
         return stored;

@@ -133,6 +133,26 @@ describe('tampered index records and heads', () => {
   });
 });
 
+describe('a head whose sizes are not sizes', () => {
+  it.each([1e300, -1e18, 1.5, 2 ** 53])('a file size of %d is a damaged entry: a miss, and the entry is dropped', async (size) => {
+    const dir = newDir();
+    const t = new DiskTier({ dir });
+    await t.putFiles(K('s'), [{ name: 'model.onnx', data: randomBytes(1000, 7) }]);
+    await t.flush();
+    const head = join(dir, 'heads', 'default', K('s').slice(0, 2), K('s'));
+    const m = JSON.parse(readFileSync(head, 'utf8'));
+    m.files[0].size = size;
+    m.size = size;
+    writeFileSync(head, JSON.stringify(m));
+    const warnings: string[] = [];
+    setLogger({ warn: (msg) => warnings.push(msg), debug: () => {} });
+    expect(t.fileEntry(K('s'))).toBeUndefined();
+    expect(warnings.join()).toMatch(/file size|size is not/);
+    expect(t.has(K('s'))).toBe(false);
+    await t.close();
+  });
+});
+
 /** A tier that records every call it gets (to prove a refusal happens before any tier). */
 function recordingTier(): Tier & { calls: string[] } {
   const calls: string[] = [];

@@ -89,7 +89,10 @@ export class Cache {
     this.#local = this.tiers.find((t) => !t.shared && typeof t.putFiles === 'function');
     this.#files = new FileEntries({
       tiers: this.tiers, local: this.#local, cipher: this.#codec.cipher, track: (p) => this.#track(p),
-      counted: (ns, hit) => this.#counted(ns, hit ? 1 : 0, hit ? 0 : 1),
+      counted: (ns, key, hit) => {
+        this.#counted(ns, hit ? 1 : 0, hit ? 0 : 1);
+        if (debugEnabled()) logDebug(`cache ${ns}: file entry ${hit ? 'hit' : 'miss'} (${key})`);
+      },
     });
   }
 

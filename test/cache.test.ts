@@ -210,6 +210,29 @@ describe('what a shared tier hands back, as hostile bytes', () => {
   });
 });
 
+describe('debug lines (NODE_DEBUG=modelcache, or a logger)', () => {
+  afterEach(() => setLogger(undefined));
+
+  it('name each read of a value or a file entry as a hit or a miss', async () => {
+    const lines: string[] = [];
+    setLogger({ warn: () => {}, debug: (m) => lines.push(m) });
+    const c = new Cache({ dir: join(tempDir(), 'c') });
+    await c.get(K('v'));
+    await c.put(K('v'), Buffer.from('x'));
+    await c.get(K('v'));
+    await c.getFiles(K('f'), { namespace: 'session' });
+    await c.putFiles(K('f'), [{ name: 'm.ort', data: Buffer.from('m') }], { namespace: 'session' });
+    await c.getFiles(K('f'), { namespace: 'session' });
+    await c.close();
+    expect(lines.filter((l) => /hit|miss/.test(l))).toEqual([
+      `cache default: 0 hit, 1 miss (${K('v')})`,
+      `cache default: 1 hit, 0 miss (${K('v')})`,
+      `cache session: file entry miss (${K('f')})`,
+      `cache session: file entry hit (${K('f')})`,
+    ]);
+  });
+});
+
 function listFiles(d: string): string[] {
   const out: string[] = [];
   for (const e of readdirSync(d, { withFileTypes: true })) {

@@ -48,7 +48,7 @@ interface Deps {
   local: Tier | undefined;
   cipher: Cipher | undefined;
   track(p: Promise<unknown>): void;
-  counted(ns: string, hit: boolean): void;
+  counted(ns: string, key: string, hit: boolean): void;
 }
 
 export class FileEntries {
@@ -96,7 +96,7 @@ export class FileEntries {
       if (t.shared || !t.getFiles) continue;
       const e = await t.getFiles(key, ns, { verify: options.verify !== false });
       if (e) {
-        if (count) this.#d.counted(ns, true);
+        if (count) this.#d.counted(ns, key, true);
         return this.#handle(e, undefined);
       }
     }
@@ -107,11 +107,11 @@ export class FileEntries {
       const remote = this.#handle(info, t);
       const found = options.download === false ? remote : await remote.fetch(options.onProgress ? { onProgress: options.onProgress } : {});
       if (found) {
-        if (count) this.#d.counted(ns, true);
+        if (count) this.#d.counted(ns, key, true);
         return found;
       }
     }
-    if (count) this.#d.counted(ns, false);
+    if (count) this.#d.counted(ns, key, false);
     return undefined;
   }
 

@@ -8,6 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import path from 'node:path';
 import { CacheError } from '../../dist/errors.js';
 import { encodeManifest, filesId, parseManifest } from '../../dist/store/manifest.js';
+import { EDGE_VALUES, materialize, mutateManifest } from './lib/json-manifest.mjs';
 
 /** The entry every seed describes (a real reader passes the namespace and key it looked up). */
 export const NS = 'pipeline.output';
@@ -15,22 +16,6 @@ export const KEY = '0123456789abcdef0123456789abcdef';
 
 function bug(what, input) {
   throw new Error(`${what}: ${input.toString('utf8').slice(0, 300)}`);
-}
-
-/** Creates every file in an in-memory folder as a case-insensitive file system would; a problem or null. */
-function materialize(files) {
-  const nodes = new Map();
-  for (const f of files) {
-    const parts = f.name.normalize('NFC').toLowerCase().split('/');
-    for (let i = 1; i <= parts.length; i++) {
-      const p = parts.slice(0, i).join('/');
-      const want = i === parts.length ? 'file' : 'dir';
-      const have = nodes.get(p);
-      if (have === 'file' || (have === 'dir' && want === 'file')) return `${f.name} collides at ${p}`;
-      nodes.set(p, want);
-    }
-  }
-  return null;
 }
 
 export function run(input) {
@@ -54,55 +39,16 @@ export function run(input) {
   }
   if (!Number.isSafeInteger(total) || entry.size !== total) bug(`accepted a size of ${entry.size} for files of ${total} bytes`, input);
   if (!Number.isFinite(entry.created)) bug(`accepted a creation time of ${entry.created}`, input);
-  const clash = materialize(entry.files);
+  const clash = materialize(entry.files.map((f) => f.name));
   if (clash) bug(`accepted files that cannot all be created: ${clash}`, input);
   if (!/^[0-9a-f]{32}$/.test(filesId(entry.files))) bug('a folder id that is no 32-hex name', input);
   const extra = typeof raw.upload === 'string' ? { upload: raw.upload } : {};
   if (!isDeepStrictEqual(parseManifest(encodeManifest(entry, extra), NS, KEY).entry, entry)) bug('an accepted description does not encode back to itself', input);
 }
 
-const VALUES = [
-  -1, 0, 1, 1.5, 1e300, -1e18, 2 ** 53, Number.MAX_SAFE_INTEGER, '', '.', '..', 'a', 'A', 'a/b', 'A/b', '/abs', 'a\\b', 'a//b',
-  'x'.repeat(256), 'caf\u00e9', 'cafe\u0301', 'nul\u0000', null, true, [], {}, KEY, NS, 'default', 'ab'.repeat(16),
-];
+const VALUES = [...EDGE_VALUES, KEY, NS, 'default', 'ab'.repeat(16)];
 
-/** Structure-aware mutation: replaces, duplicates or deletes one JSON node (falls back to the bytes). */
+/** Structure-aware mutation: one JSON node replaced, duplicated or deleted, or a clashing file added. */
 export function mutate(input, r) {
-  let doc;
-  try {
-    doc = JSON.parse(input.toString('utf8'));
-  } catch {
-    return input;
-  }
-  const holders = [];
-  const walk = (node) => {
-    if (node === null || typeof node !== 'object') return;
-    holders.push(node);
-    for (const v of Object.values(node)) walk(v);
-  };
-  walk(doc);
-  if (holders.length === 0) return input;
-  const holder = r.pick(holders);
-  const keys = Object.keys(holder);
-  const key = keys.length ? r.pick(keys) : '0';
-  switch (r.below(4)) {
-    case 0:
-    case 1:
-      holder[key] = r.pick(VALUES);
-      break;
-    case 2:
-      if (Array.isArray(holder) && holder.length) holder.push(structuredClone(r.pick(holder)));
-      else delete holder[key];
-      break;
-    default: {
-      // A second file under (or over) an existing name, or the same name in another case.
-      const files = Array.isArray(doc?.files) ? doc.files.filter((f) => f && typeof f.name === 'string') : [];
-      if (!files.length) break;
-      const f = r.pick(files);
-      const name = r.pick([`${f.name}/b`, f.name.toUpperCase(), f.name.split('/').slice(0, -1).join('/') || `${f.name}.x`]);
-      doc.files.push({ ...f, name });
-      if (typeof doc.size === 'number' && typeof f.size === 'number') doc.size += f.size;
-    }
-  }
-  return Buffer.from(JSON.stringify(doc));
+  return mutateManifest(input, r, { values: VALUES, field: 'name' });
 }

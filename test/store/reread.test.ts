@@ -1,8 +1,11 @@
 // A reader that finds a value's file missing may have met an eviction, not damage: between its
 // index read and its file read, a writer can drop the entry, release its file, and put the same
-// content again (same record hash, fresh file). This races on a busy machine (the crash test
-// met it once in a full run); here the writer's steps run at exactly the reader's worst moments,
-// inside the file reads themselves, so the interleaving is the same on every run.
+// content again (same content id, fresh file), or put the same bytes inline (same content id, no
+// file at all: putFile makes a file-backed value of any size, put keeps a small one inline). The
+// crash test met the second now and then (a writer mixing put and putFile beside a reader); here
+// the writer's steps run at exactly the reader's worst moments, inside the file reads themselves,
+// so the interleaving is the same on every run.
+import { writeFileSync } from 'node:fs';
 import { beforeEach, describe, expect, test, vi } from 'vitest';
 import { DiskTier } from '../../src/index.js';
 import { captureWarnings } from '../setup/use-azurite.js';
@@ -86,6 +89,48 @@ describe('a file released and put again between a reader\'s reads', () => {
     expect({ corrupt: tier.stats().corrupt, warnings: warnings.messages }).toEqual({ corrupt: 0, warnings: [] });
     expect(got !== undefined && checkValue(key, got).ok).toBe(true);
     expect(await tier.has(key)).toBe(true);
+    await tier.close();
+  });
+});
+
+describe('a file-backed value put again inline (the same bytes) between a reader\'s reads', () => {
+  const key = keyAt(2);
+  const value: Buffer = makeValue(key, 0, 4 * 1024);
+
+  test.each([
+    ['get', async (tier: DiskTier) => (await tier.get(key)) as Buffer | undefined, true],
+    ['getFile with a map', async (tier: DiskTier) => {
+      const f = await tier.getFile(key, { map: true });
+      f?.mapped?.close();
+      return f?.path;
+    }, false],
+  ] as const)('%s is no damage: nothing dropped, nothing warned, the inline value is what is read', async (_name, read, servesInline) => {
+    const dir = `${root}/${n++}`;
+    const tier = new DiskTier({ dir, accessFlushMs: 3_600_000 });
+    const file = tier.workPath();
+    writeFileSync(file, value);
+    await tier.putFile(key, file);
+    expect(tier.info(key)?.type).toBe('blob');
+    // The writer: the same bytes put inline (a small value), committed, and the file released.
+    race.before = () => {
+      tier.put(key, value);
+      void tier.flush();
+      void tier.flush();
+    };
+    race.after = () => {};
+    const warnings = captureWarnings();
+    race.times = 1;
+    let got: unknown;
+    try {
+      got = await read(tier);
+    } finally {
+      race.times = 0;
+      warnings.restore();
+    }
+    expect({ corrupt: tier.stats().corrupt, warnings: warnings.messages }).toEqual({ corrupt: 0, warnings: [] });
+    expect(tier.info(key)?.type).toBe('inline');
+    if (servesInline) expect(checkValue(key, got as Buffer).ok).toBe(true);
+    else expect(got).toBeUndefined();
     await tier.close();
   });
 });

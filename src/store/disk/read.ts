@@ -9,7 +9,7 @@ import { mapFile, type MappedFile } from '../../mmap.js';
 import type { LocalFileEntry } from '../tier.js';
 import { blobState, NotABlob, readBlobFile } from './blob.js';
 import { readHead } from './files.js';
-import { safeDecode, type PutOp } from './queue.js';
+import { safeDecode, sameVersion, type PutOp, type Seen } from './queue.js';
 import { BLOB, FILES, INLINE, valueOffset, type DiskRecord } from './record.js';
 import type { DiskStore } from './store.js';
 
@@ -82,7 +82,7 @@ export class DiskReader {
       const value = Buffer.allocUnsafe(len - off);
       raw.copy(value, 0, off, len);
       const want = raw.toString('hex', 20, 36);
-      if (value.length !== raw.readDoubleLE(4) || treeHash(value) !== want) return this.damaged(ns, key, want, 'checksum mismatch');
+      if (value.length !== raw.readDoubleLE(4) || treeHash(value) !== want) return this.damaged(ns, key, { type: INLINE, hash: want }, 'checksum mismatch');
       this.#store.stats.hits++;
       store.access.touch(ns, key);
       return value;
@@ -108,14 +108,17 @@ export class DiskReader {
     try {
       value = await readBlobFile(path, rec.size);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.#missing(ns, key, rec, attempt, (r, a) => this.#readBlob(ns, key, r, a));
-      if (err instanceof NotABlob) return this.damaged(ns, key, rec.hash, err.message);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        // Read again as it is now: a file-backed value, or the same bytes inline.
+        return this.#missing(ns, key, rec, attempt, async (r, a) => (r.type === BLOB ? this.#readBlob(ns, key, r, a) : this.value(ns, key)));
+      }
+      if (err instanceof NotABlob) return this.damaged(ns, key, rec, err.message);
       this.#store.fail('read', err);
       this.#store.stats.misses++;
       return undefined;
     }
     const sum = value.length >= 1 << 20 ? await treeHashAsync(value) : treeHash(value);
-    if (sum !== rec.hash) return this.damaged(ns, key, rec.hash, `file does not match its record`);
+    if (sum !== rec.hash) return this.damaged(ns, key, rec, `file does not match its record`);
     this.#store.stats.hits++;
     this.#store.access.touch(ns, key);
     return value;
@@ -123,35 +126,36 @@ export class DiskReader {
 
   /**
    * The file of `rec` was missing. Since our index read, another process may have evicted the
-   * entry, released its file and put the same content again (the same record, a new file): only
-   * under the write lock, while no process places or removes a file, is a file missing under its
-   * record damage. Otherwise the read is retried with the record as it is now, then missed.
+   * entry, released its file and put the same content again (a new file), or put it inline (the
+   * same content id, no file): only under the write lock, while no process places or removes a
+   * file, is a file missing under its record damage. Otherwise the read is retried with the
+   * record as it is now (`retry` gets whatever type it has), a few times, then missed.
    */
   #missing<T>(ns: string, key: string, rec: DiskRecord, attempt: number, retry: (rec: DiskRecord, attempt: number) => Promise<T | undefined>): Promise<T | undefined> | undefined {
     const path = this.#store.layout.blobPath(rec.hash);
-    const verdict = this.#judge(ns, key, rec.hash, () => blobState(path, rec.size) === 'missing');
+    const verdict = this.#judge(ns, key, rec, () => blobState(path, rec.size) === 'missing');
     if (verdict === 'dropped') return this.#report(ns, key, 'file missing');
     if (attempt + 1 < ATTEMPTS) {
       const now = verdict === 'intact' ? rec : this.current(ns, key);
-      if (now?.type === BLOB) return retry(now, attempt + 1);
+      if (now) return retry(now, attempt + 1);
     }
     this.#store.stats.misses++;
     return undefined;
   }
 
   /**
-   * Whether the entry `key` (the version `hash`) is still damaged as `stillDamaged()` says, judged
+   * Whether the entry `key` (the version `seen`) is still damaged as `stillDamaged()` says, judged
    * under the write lock and dropped if so. A read-only tier cannot take the lock: it judges from a
    * fresh snapshot and drops nothing.
    */
-  #judge(ns: string, key: string, hash: string | undefined, stillDamaged?: () => boolean): 'dropped' | 'changed' | 'intact' {
+  #judge(ns: string, key: string, seen: Seen | undefined, stillDamaged?: () => boolean): 'dropped' | 'changed' | 'intact' {
     if (this.#readOnly) {
       const now = this.current(ns, key);
-      if (!now || (hash !== undefined && now.hash !== hash)) return 'changed';
+      if (!now || (seen !== undefined && !sameVersion(now, seen))) return 'changed';
       return !stillDamaged || stillDamaged() ? 'dropped' : 'intact';
     }
     try {
-      return this.#store.queue.dropDamaged(ns, key, hash, stillDamaged);
+      return this.#store.queue.dropDamaged(ns, key, seen, stillDamaged);
     } catch (err) {
       this.#store.fail('delete of a damaged entry', err);
       return 'changed';
@@ -172,9 +176,9 @@ export class DiskReader {
     return undefined;
   }
 
-  /** Reports and drops a damaged entry (only the version `hash`, when known: another process may have replaced it). */
-  damaged(ns: string, key: string, hash: string | undefined, why: string): undefined {
-    this.#judge(ns, key, hash);
+  /** Reports and drops a damaged entry (only the version `seen`, when known: another process may have replaced it). */
+  damaged(ns: string, key: string, seen: Seen | undefined, why: string): undefined {
+    this.#judge(ns, key, seen);
     return this.#report(ns, key, why);
   }
 
@@ -193,7 +197,7 @@ export class DiskReader {
       if (found.id === undefined) return this.damaged(ns, key, undefined, found.damaged);
       // Judged again under the write lock, as a missing blob is (see #missing).
       let latest: ReturnType<typeof readHead> = found;
-      const verdict = this.#judge(ns, key, found.id, () => {
+      const verdict = this.#judge(ns, key, { type: FILES, hash: found.id }, () => {
         latest = readHead(this.#store.layout, ns, key);
         return latest !== undefined && 'damaged' in latest;
       });
@@ -230,11 +234,15 @@ export class DiskReader {
 
   async #getFile(ns: string, key: string, rec: DiskRecord, options: { map?: boolean; verify?: boolean }, attempt: number): Promise<DiskFile | undefined> {
     const path = this.#store.layout.blobPath(rec.hash);
-    const retry = (r: DiskRecord, a: number) => this.#getFile(ns, key, r, options, a);
+    const retry = async (r: DiskRecord, a: number) => {
+      if (r.type === BLOB) return this.#getFile(ns, key, r, options, a);
+      this.#store.stats.misses++; // inline now: no file to hand out
+      return undefined;
+    };
     // Checked before it is opened: a FIFO or a link to a device in its place is damage, not a wait.
     const state = blobState(path, rec.size);
     if (state === 'missing') return this.#missing(ns, key, rec, attempt, retry);
-    if (state !== 'ok') return this.damaged(ns, key, rec.hash, state);
+    if (state !== 'ok') return this.damaged(ns, key, rec, state);
     let mapped: MappedFile | undefined;
     try {
       if (options.map) mapped = mapFile(path);
@@ -242,7 +250,7 @@ export class DiskReader {
         const sum = mapped ? await treeHashAsync(mapped.buffer) : await hashFile(path);
         if (sum !== rec.hash || (mapped && mapped.byteLength !== rec.size)) {
           mapped?.close();
-          return this.damaged(ns, key, rec.hash, 'checksum mismatch');
+          return this.damaged(ns, key, rec, 'checksum mismatch');
         }
       }
     } catch (err) {

@@ -6,7 +6,7 @@
 // the disk on the next turn, on flush(), or at exit.
 import { stat } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { toBytes } from '../../bytes.js';
 import { DEFAULT_ACCESS_FLUSH_MS, DEFAULT_INLINE_THRESHOLD, DEFAULT_MAX_DISK_BYTES, ORPHAN_GRACE_MS } from '../../defaults.js';
 import { CacheError, checkInteger, checkOptionNames, invalidType } from '../../errors.js';
@@ -259,7 +259,7 @@ export class DiskTier implements Tier {
     const problem = await verifyFiles(entry);
     if (!problem) return entry;
     this.#stats.hits--; // counted again as a miss
-    return this.#reader.damaged(entry.namespace, key, undefined, problem);
+    return this.#reader.damaged(entry.namespace, key, { type: FILES, hash: basename(entry.dir) }, problem);
   }
 
   /** {@link getFiles} without hashing: synchronous, for hit paths that verify by other means. */

@@ -15,7 +15,7 @@ import type { Counters, DiskIndex } from './index.js';
 import { blobState } from './blob.js';
 import { unlinkQuietly } from './layout.js';
 import { BLOB, FILES, INLINE, valueOffset, type DiskRecord } from './record.js';
-import { moveToTrash, safeDecode } from './queue.js';
+import { moveToTrash, safeDecode, type Freed } from './queue.js';
 import { nextStamp } from './access.js';
 import type { DiskStore } from './store.js';
 
@@ -202,7 +202,7 @@ function confirm(store: DiskStore, idx: DiskIndex, candidates: Found[], repair: 
     idx.refresh();
     return candidates.filter(unchanged);
   }
-  const freed: string[] = [];
+  const freed: Freed[] = [];
   const trash: string[] = [];
   const out = idx.txn(() => {
     const bad = candidates.filter(unchanged);
@@ -210,7 +210,7 @@ function confirm(store: DiskStore, idx: DiskIndex, candidates: Found[], repair: 
       for (const f of bad) {
         store.queue.removeInTxn(idx, f.e.ns, f.e.key, f.e.rec, freed);
         // Damaged content goes at once: the next put of the same content must not reuse it.
-        if (f.e.rec && f.e.rec.type !== INLINE) store.queue.removeContentInTxn(f.e.rec.hash, trash);
+        if (f.e.rec && f.e.rec.type !== INLINE) store.queue.removeContentInTxn({ id: f.e.rec.hash, type: f.e.rec.type }, trash);
       }
     }
     return bad;
@@ -222,13 +222,13 @@ function confirm(store: DiskStore, idx: DiskIndex, candidates: Found[], repair: 
 
 /** Rebuilds the derived keys from the records, in one commit (never a clear of the database). */
 function rebuildIndex(store: DiskStore, idx: DiskIndex): void {
-  const freed: string[] = [];
+  const freed: Freed[] = [];
   idx.txn(() => rebuild(idx, freed));
   store.queue.releaseFreed(freed);
 }
 
 /** Inside a commit: LRU keys, totals, namespace sizes and references recomputed from the records. */
-function rebuild(idx: DiskIndex, freed: string[]): void {
+function rebuild(idx: DiskIndex, freed: Freed[]): void {
   const records: [string, string, DiskRecord][] = [];
   for (const [ns, key, raw] of idx.entries()) {
     const rec = safeDecode(raw);
@@ -256,7 +256,7 @@ function rebuild(idx: DiskIndex, freed: string[]): void {
     const want = refs.get(id) ?? 0;
     refs.delete(id);
     if (want !== n) idx.addRef(id, want - n);
-    if (want === 0) freed.push(id);
+    if (want === 0) freed.push({ id });
   }
   for (const [id, n] of refs) idx.addRef(id, n);
 }

@@ -14,7 +14,10 @@ import { countNamespace, deleteNamespace, listNamespace } from './cache/namespac
 import { DEFAULT_LOCK_WAIT_MS } from './defaults.js';
 import { CacheError, checkInteger, invalidType } from './errors.js';
 import { debugEnabled, logDebug, warn } from './log.js';
-import { checkKey, checkNamespace, DEFAULT_NAMESPACE, isNamespace } from './store/namespace.js';
+import { checkKey, checkNamespace } from './store/namespace.js';
+import {
+  checkFilesOptions, checkKeys, checkLocking, COMPUTE_OPTIONS, elementSizeOf, FILES_OPTIONS, GET_FILES_OPTIONS, GET_MANY_OPTIONS, namespaceOf, PUT_FILES_OPTIONS, PUT_OPTIONS, putMeta, READ_OPTIONS,
+} from './cache/args.js';
 import { isDiskTier, type DiskTier } from './store/disk/tier.js';
 import type { EntryInfo, FileSource, NamespaceStats, PutMeta, Tier, TierStats } from './store/tier.js';
 
@@ -84,13 +87,16 @@ export class Cache {
   constructor(options: CacheOptions = {}) {
     const built = buildTiers(options);
     this.tiers = built.tiers;
-    this.#codec = new ValueCodec(options.compression, options.encryption);
+    this.#codec = new ValueCodec(options.compression, options.encryption, built.maxValueBytes);
     this.#writes = new EncodedWrites(this.#codec, (p) => this.#track(p), (tier, err) => this.#tierFailed(tier, 'put', err));
     this.#lockWaitMs = options.lockWaitMs === undefined ? DEFAULT_LOCK_WAIT_MS : checkInteger('options.lockWaitMs', options.lockWaitMs, 0, Number.MAX_SAFE_INTEGER);
     this.#local = this.tiers.find((t) => !t.shared && typeof t.putFiles === 'function');
     this.#files = new FileEntries({
       tiers: this.tiers, local: this.#local, cipher: this.#codec.cipher, track: (p) => this.#track(p),
-      counted: (ns, hit) => this.#counted(ns, hit ? 1 : 0, hit ? 0 : 1),
+      counted: (ns, key, hit) => {
+        this.#counted(ns, hit ? 1 : 0, hit ? 0 : 1);
+        if (debugEnabled()) logDebug(`cache ${ns}: file entry ${hit ? 'hit' : 'miss'} (${key})`);
+      },
     });
   }
 
@@ -127,6 +133,7 @@ export class Cache {
 
   /** Reads `key` from the fastest tier that has it, promoting it to the faster ones. */
   async get(key: string, options: CacheReadOptions = {}): Promise<Buffer | undefined> {
+    checkKey(key);
     return (await this.getMany([key], options))[0];
   }
 
@@ -165,16 +172,25 @@ export class Cache {
    */
   async getMany(keys: readonly string[], options: CacheGetManyOptions = {}): Promise<(Buffer | undefined)[]> {
     this.#assertOpen();
-    const ns = options.namespace === undefined ? DEFAULT_NAMESPACE : isNamespace(options.namespace) ? options.namespace : checkNamespace(options.namespace);
+    checkKeys(keys);
+    const ns = namespaceOf(options, 'getMany', GET_MANY_OPTIONS);
+    const { out, missed } = await this.#read(keys, ns, Boolean(options.borrow), options.shared === false);
+    this.#counted(ns, keys.length - missed, missed);
+    if (debugEnabled()) logDebug(`cache ${ns}: ${keys.length - missed} hit, ${missed} miss${keys.length === 1 ? ` (${keys[0]})` : ''}`);
+    return out;
+  }
+
+  /** Reads checked keys tier by tier (see {@link getMany}), the shared tier skipped when `localOnly`; counts nothing. */
+  async #read(keys: readonly string[], ns: string, borrow: boolean, localOnly: boolean): Promise<{ out: (Buffer | undefined)[]; missed: number }> {
     const out: (Buffer | undefined)[] = new Array(keys.length);
     let pending: number[] = keys.map((_, i) => i);
     for (let t = 0; t < this.tiers.length && pending.length > 0; t++) {
       const tier = this.tiers[t];
-      if (tier.shared && options.shared === false) continue;
+      if (tier.shared && localOnly) continue;
       let stored: (Buffer | undefined)[];
       try {
         const ks = pending.length === keys.length ? keys : pending.map((i) => keys[i]);
-        if (options.borrow && tier.getManyBorrowed) stored = tier.getManyBorrowed(ks, ns);
+        if (borrow && tier.getManyBorrowed) stored = tier.getManyBorrowed(ks, ns);
         else {
           const r = tier.getMany(ks, ns);
           stored = r instanceof Promise ? await r : r;
@@ -199,7 +215,7 @@ export class Cache {
         }
         if (codec.decodesSync(v)) {
           try {
-            const raw = codec.decodeSync(v);
+            const raw = codec.decodeSync(v, ns, keys[i]);
             out[i] = raw;
             this.#promote(ns, keys[i], raw, t);
           } catch (err) {
@@ -209,7 +225,7 @@ export class Cache {
           return;
         }
         decoding.push(
-          codec.decode(v).then(
+          codec.decode(v, ns, keys[i]).then(
             (raw) => {
               out[i] = raw;
               this.#promote(ns, keys[i], raw, t);
@@ -224,9 +240,7 @@ export class Cache {
       if (decoding.length > 0) await Promise.all(decoding);
       pending = still;
     }
-    this.#counted(ns, keys.length - pending.length, pending.length);
-    if (debugEnabled()) logDebug(`cache ${ns}: ${keys.length - pending.length} hit, ${pending.length} miss${keys.length === 1 ? ` (${keys[0]})` : ''}`);
-    return out;
+    return { out, missed: pending.length };
   }
 
   /**
@@ -238,13 +252,10 @@ export class Cache {
   async put(key: string, value: BytesLike, options: CachePutOptions = {}): Promise<void> {
     this.#assertOpen();
     checkKey(key);
+    const ns = namespaceOf(options, 'put', PUT_OPTIONS);
     const raw = toBytes('value', value);
-    const elementSize = options.elementSize === undefined ? this.#codec.elementSize : checkInteger('options.elementSize', options.elementSize, 1, 255);
-    const meta: PutMeta = {
-      namespace: options.namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(options.namespace, 'options.namespace'),
-      ...(options.kind !== undefined ? { kind: options.kind } : {}),
-      ...(options.meta !== undefined ? { meta: options.meta } : {}),
-    };
+    const elementSize = elementSizeOf(options, this.#codec.elementSize);
+    const meta = putMeta(options, ns);
     this.#stats.puts++;
     const work: Promise<unknown>[] = [];
     for (const tier of this.tiers) {
@@ -253,9 +264,11 @@ export class Cache {
         if (!tier.encoded) {
           const r = tier.put(key, raw, meta);
           if (r instanceof Promise) work.push(r.catch((err) => this.#tierFailed(tier, 'put', err)));
-        } else {
+        } else if (raw.byteLength <= this.#codec.maxValueBytes) {
           const p = this.#writes.put(tier, key, raw, elementSize, meta);
           if (p) work.push(p);
+        } else if (debugEnabled()) {
+          logDebug(`cache ${ns}: ${key} (${raw.byteLength} bytes) is larger than maxValueBytes; not stored in the ${tier.name} tier`);
         }
       } catch (err) {
         this.#tierFailed(tier, 'put', err);
@@ -270,16 +283,20 @@ export class Cache {
    * lock, across processes (a waiter stops waiting after `lockWaitMs` and computes itself).
    */
   async getOrCompute(key: string, compute: () => BytesLike | Promise<BytesLike>, options: ComputeOptions = {}): Promise<Buffer> {
+    this.#assertOpen();
     checkKey(key);
     if (typeof compute !== 'function') throw invalidType('compute', 'function', compute);
-    const ns = options.namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(options.namespace, 'options.namespace');
+    const ns = namespaceOf(options, 'getOrCompute', COMPUTE_OPTIONS);
+    putMeta(options, ns);
+    elementSizeOf(options, 1);
+    checkLocking(options);
     const read = { namespace: ns, ...(options.shared === false ? { shared: false } : {}) };
     const hit = await this.get(key, read);
     if (hit) return hit;
     const id = `${ns}\0${key}`;
     const running = this.#inflight.get(id);
     if (running) return Buffer.from(await running);
-    const p = withKeyLock(this.#local, ns, key, { lockWaitMs: this.#lockWaitMs, ...options }, () => this.get(key, read), async () => {
+    const p = withKeyLock(this.#local, ns, key, { lockWaitMs: this.#lockWaitMs, ...options }, async () => (await this.#read([key], ns, false, options.shared === false)).out[0], async () => {
       const value = Buffer.from(toBytes('compute() result', await compute()));
       await this.put(key, value, { ...options, namespace: ns });
       return value;
@@ -294,7 +311,8 @@ export class Cache {
 
   async has(key: string, options: CacheReadOptions = {}): Promise<boolean> {
     this.#assertOpen();
-    const ns = options.namespace ?? DEFAULT_NAMESPACE;
+    checkKey(key);
+    const ns = namespaceOf(options, 'has', READ_OPTIONS);
     for (const tier of this.tiers) {
       if (tier.shared && options.shared === false) continue;
       try {
@@ -309,7 +327,8 @@ export class Cache {
   /** Deletes `key` (value or file entry) from every tier, the shared one included. */
   async delete(key: string, options: CacheReadOptions = {}): Promise<boolean> {
     this.#assertOpen();
-    const ns = options.namespace ?? DEFAULT_NAMESPACE;
+    checkKey(key);
+    const ns = namespaceOf(options, 'delete', READ_OPTIONS);
     let any = false;
     for (const tier of this.tiers) {
       if (tier.shared && options.shared === false) continue;
@@ -330,9 +349,11 @@ export class Cache {
    * Resolves true once the disk tier holds it in its write queue; a shared tier gets it in the
    * background (files first, manifest last).
    */
-  putFiles(key: string, files: readonly FileSource[], options: PutMeta & { shared?: boolean } = {}): Promise<boolean> {
+  async putFiles(key: string, files: readonly FileSource[], options: PutMeta & { shared?: boolean } = {}): Promise<boolean> {
     this.#assertOpen();
-    return this.#files.put(key, files, options);
+    checkKey(key);
+    const ns = namespaceOf(options, 'putFiles', PUT_FILES_OPTIONS);
+    return this.#files.put(key, files, { ...putMeta(options, ns), ...(options.shared === false ? { shared: false } : {}) });
   }
 
   /**
@@ -340,9 +361,11 @@ export class Cache {
    * `verify: false`), else from the shared tier (downloaded and verified first, with progress;
    * or, with `download: false`, only its manifest: call `fetch()` when the files are needed).
    */
-  getFiles(key: string, options: GetFilesOptions = {}): Promise<CacheFileEntry | undefined> {
+  async getFiles(key: string, options: GetFilesOptions = {}): Promise<CacheFileEntry | undefined> {
     this.#assertOpen();
-    return this.#files.get(key, options);
+    checkKey(key);
+    const ns = namespaceOf(options, 'getFiles', GET_FILES_OPTIONS);
+    return this.#files.get(key, { ...checkFilesOptions(options), namespace: ns });
   }
 
   /**
@@ -354,8 +377,10 @@ export class Cache {
     this.#assertOpen();
     checkKey(key);
     if (typeof compute !== 'function') throw invalidType('compute', 'function', compute);
-    const ns = options.namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(options.namespace, 'options.namespace');
-    return this.#files.getOrCompute(key, compute, { ...options, namespace: ns }, (lookup, produce) =>
+    const ns = namespaceOf(options, 'getOrComputeFiles', FILES_OPTIONS);
+    checkLocking(options);
+    const o = { ...options, ...checkFilesOptions(options), ...putMeta(options, ns), namespace: ns };
+    return this.#files.getOrCompute(key, compute, o, (lookup, produce) =>
       withKeyLock(this.#local, ns, key, { lockWaitMs: this.#lockWaitMs, ...options }, lookup, produce));
   }
 

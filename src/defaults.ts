@@ -4,6 +4,9 @@
 /** Default byte limit of a memory tier (`maxMemoryBytes`, `MemoryTier` `maxBytes`): 1 GB. */
 export const DEFAULT_MAX_MEMORY_BYTES = 1e9;
 
+/** Largest raw value a Cache decodes by default (`maxValueBytes`), unless its memory tier holds more: 1 GB. */
+export const DEFAULT_MAX_VALUE_BYTES = 1e9;
+
 /** Default byte limit of a disk tier (`maxDiskBytes`, `DiskTier` `maxBytes`, `maxLocalBytes`): 10 GB. */
 export const DEFAULT_MAX_DISK_BYTES = 10e9;
 

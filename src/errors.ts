@@ -75,8 +75,16 @@ function describeSecret(value: unknown): string {
   return `a value of type ${typeof value} (not shown)`;
 }
 
+const DESCRIBED = Symbol('described');
+
+/** A value described in words ("an object holding a function"), for messages about what is inside a value. */
+export function described(text: string): object {
+  return { [DESCRIBED]: text };
+}
+
 function describe(value: unknown): string {
   if (value !== null && typeof value === 'object' && SECRET in value) return describeSecret((value as { [SECRET]: unknown })[SECRET]);
+  if (value !== null && typeof value === 'object' && DESCRIBED in value) return (value as { [DESCRIBED]: string })[DESCRIBED];
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   const t = typeof value;

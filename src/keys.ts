@@ -10,7 +10,7 @@
 // also yields a private copy of the value and a readable JSON form (keycopy.ts), so the three can
 // never disagree about what a value is.
 import { hash } from './hash.js';
-import { invalidType } from './errors.js';
+import { invalidType, outOfRange } from './errors.js';
 import { bytesOf, dtypeOf, isStringTensor, isTensorLike, type TensorLike } from './tensor.js';
 
 /** Bumped whenever the encoding changes, so new code can never read old bytes wrongly. */
@@ -37,6 +37,9 @@ const enum Tag {
 
 /** Byte arrays at or above this size are folded in by their digest instead of copied. */
 const DIGEST_THRESHOLD = 4096;
+
+/** Arrays and objects nested deeper than this are refused (a RangeError), long before the stack would overflow. */
+export const MAX_KEY_DEPTH = 1000;
 
 /**
  * A stand-in for a value that has no portable encoding, chosen by a caller that keeps such values
@@ -216,6 +219,7 @@ export function unportableError(u: Unportable, path: string, hint?: string): Typ
 
 export class Walker {
   readonly #seen = new Set<object>();
+  #depth = 0;
   constructor(
     private readonly sink: Sink,
     private readonly options: WalkOptions,
@@ -254,6 +258,10 @@ export class Walker {
       return;
     }
     if (this.#seen.has(obj)) return this.#unportable({ kind: 'circular', value: obj }, path);
+    if (this.#depth >= MAX_KEY_DEPTH) {
+      const where = path.length > 60 ? `${path.slice(0, 60)}… (${this.#depth} levels down)` : path;
+      throw outOfRange(where, `a value nested at most ${MAX_KEY_DEPTH} levels deep`, obj);
+    }
     const dtype = dtypeOf(obj);
     if (dtype) return s.bytes(dtype, [(obj as unknown as { length: number }).length], obj as ArrayBufferView, obj);
     if (obj instanceof ArrayBuffer) return s.bytes('arraybuffer', [obj.byteLength], new Uint8Array(obj), obj);
@@ -265,12 +273,14 @@ export class Walker {
     }
     if (Array.isArray(obj)) {
       this.#seen.add(obj);
+      this.#depth++;
       try {
         s.beginArray(obj.length);
         for (let i = 0; i < obj.length; i++) this.walk(obj[i], pathOf(path, i));
         s.end();
       } finally {
         this.#seen.delete(obj);
+        this.#depth--;
       }
       return;
     }
@@ -281,10 +291,12 @@ export class Walker {
       return this.#unportable({ kind: 'instance', value: obj, className }, path, obj);
     }
     this.#seen.add(obj);
+    this.#depth++;
     try {
       this.#members(obj as Record<string, unknown>, path);
     } finally {
       this.#seen.delete(obj);
+      this.#depth--;
     }
   }
 

@@ -1,11 +1,11 @@
 // The `modelcache` CLI, run as a child process (the built dist/cli/main.js) against temp caches
 // filled through DiskTier. Exit codes: 0 ok, 1 operational failure, 2 usage.
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readdirSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DiskTier, hashFile } from '../src/index.js';
+import { Cache, DiskTier, hashFile, tensorNamespace } from '../src/index.js';
 import { parseSize } from '../src/cli/args.js';
 import { randomBytes, tempDir } from './helpers.js';
 
@@ -171,15 +171,15 @@ describe('modelcache ls', () => {
     expect(json('ls', '--dir', dir, '--kind', 'nothing').data.entries).toEqual([]);
   });
 
-  it('prints an aligned plain table with 12-character keys and a summary line when piped', async () => {
+  it('prints an aligned plain table with namespaces, 12-character keys and a summary line when piped', async () => {
     const dir = await sampleCache();
     const { code, stdout } = run('ls', '--dir', dir);
     expect(code).toBe(0);
     expect(stdout).not.toMatch(ANSI);
     const lines = stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^KEY\s+KIND\s+SIZE\s+STORED\s+USED\s+CREATED$/);
-    expect(lines[1]).toMatch(/^aaaaaaaaaaaa  tensor\s+1000 B  inline  (just now|\d+s ago)\s+\d{4}-\d\d-\d\d \d\d:\d\d$/);
-    expect(lines[4]).toMatch(/^bbbbbbbbbbbb  session\s+195 KiB  file\s/);
+    expect(lines[0]).toMatch(/^NAMESPACE\s+KEY\s+KIND\s+SIZE\s+STORED\s+USED\s+CREATED$/);
+    expect(lines[1]).toMatch(/^default\s+aaaaaaaaaaaa  tensor\s+1000 B  inline  (just now|\d+s ago)\s+\d{4}-\d\d-\d\d \d\d:\d\d$/);
+    expect(lines[4]).toMatch(/^default\s+bbbbbbbbbbbb  session\s+195 KiB  file\s/);
     // Columns line up: every row has its size column ending where the header's does.
     const sizeEnd = lines[0].indexOf('SIZE') + 4;
     for (const l of lines.slice(1, 5)) expect(l[sizeEnd - 1]).toBe('B');
@@ -203,8 +203,8 @@ describe('modelcache ls', () => {
     }
     const { code, stdout } = runTty(['ls', '--dir', dir]);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/\x1b\[1mKEY\s+KIND\s+SIZE\s+STORED\s+USED\s+CREATED\x1b\[22m/);
-    expect(stdout).toMatch(/^aaaaaaaaaaaa  tensor /m);
+    expect(stdout).toMatch(/\x1b\[1mNAMESPACE\s+KEY\s+KIND\s+SIZE\s+STORED\s+USED\s+CREATED\x1b\[22m/);
+    expect(stdout).toMatch(/^default\s+aaaaaaaaaaaa  tensor /m);
     expect(stdout).not.toContain(KEY('a'));
     expect(stdout).toContain('4 entries, 265 KiB (limit 9.3 GiB)');
   });
@@ -414,5 +414,134 @@ describe('usage errors', () => {
     const r = run('prune', '--help');
     expect(r.code).toBe(0);
     expect(r.stdout.replace(/\s+/g, ' ')).toContain('KB/MB/GB/TB are powers of 1000; KiB/MiB/GiB/TiB and K/M/G/T powers of 1024');
+  });
+});
+
+/**
+ * A cache used by several capabilities over two runs: a tensorCache module's namespace, sessions
+ * and pipeline outputs (a file entry), with hits and misses in each run.
+ */
+async function sharedUseCache(): Promise<{ dir: string; tensorNs: string }> {
+  const dir = join(tempDir('modelcache-cli-'), 'cache');
+  const tensorNs = tensorNamespace('ab'.repeat(16));
+  for (let run = 0; run < 2; run++) {
+    const c = new Cache({ dir, maxMemoryBytes: 0 });
+    for (const k of ['a', 'b', 'c']) await c.getOrCompute(KEY(k), () => randomBytes(5000, 1), { namespace: tensorNs });
+    await c.getOrCompute(KEY('s'), () => randomBytes(100_000, 2), { namespace: 'session', kind: 'session' });
+    await c.getOrComputeFiles(KEY('p'), () => [{ name: 'model.onnx', data: randomBytes(3000, 3) }], { namespace: 'pipeline.output', kind: 'pass-output' });
+    await c.close();
+  }
+  return { dir, tensorNs };
+}
+
+/**
+ * Every file under `dir` with its size and mtime: what a command that only looks must leave as it
+ * was. LMDB's lock file aside: every reader of the index takes a slot in its reader table.
+ */
+function fingerprint(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f !== join('index', 'lock.mdb')).sort().map((f) => {
+    const st = statSync(join(dir, f));
+    return `${f} ${st.isDirectory() ? 'dir' : st.size} ${st.mtimeMs}`;
+  });
+}
+
+/** Runs the CLI with `dir` read-only: a read-only bind mount in a private namespace (root), or no write permission. */
+function runReadOnly(dir: string, ...args: string[]): Run {
+  if (process.getuid?.() === 0) {
+    const script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"';
+    const r = spawnSync('unshare', ['-rm', 'sh', '-c', script, 'sh', dir, process.execPath, CLI, ...args], { encoding: 'utf8', env: childEnv() });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+  const modes = (readdirSync(dir, { recursive: true }) as string[]).map((f) => join(dir, f)).concat(dir);
+  for (const p of modes) chmodSync(p, statSync(p).isDirectory() ? 0o500 : 0o400);
+  try {
+    return run(...args);
+  } finally {
+    for (const p of modes) chmodSync(p, statSync(p).isDirectory() ? 0o700 : 0o600);
+  }
+}
+
+describe('a directory used by every capability', () => {
+  let dir: string;
+  let tensorNs: string;
+  beforeAll(async () => {
+    ({ dir, tensorNs } = await sharedUseCache());
+  });
+
+  it('stats groups entries by namespace with hit rates across runs from the persistent counters', () => {
+    const { code, data } = json('stats', '--dir', dir);
+    expect(code).toBe(0);
+    const by = Object.fromEntries(data.namespaces.map((n: { namespace: string }) => [n.namespace, n]));
+    expect(by[tensorNs]).toMatchObject({ entries: 3, hits: 3, misses: 3, hitRate: 0.5 });
+    expect(by.session).toMatchObject({ entries: 1, bytes: expect.any(Number), hits: 1, misses: 1, hitRate: 0.5 });
+    expect(by['pipeline.output']).toMatchObject({ entries: 1, hits: 1, misses: 1 });
+    expect(data).toMatchObject({ entries: 5, hits: 5, misses: 5, hitRate: 0.5 });
+  });
+
+  it('stats prints a namespace table with hit rates and a line of totals', () => {
+    const { code, stdout } = run('stats', '--dir', dir);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^NAMESPACE\s+ENTRIES\s+SIZE\s+HITS\s+MISSES\s+HIT RATE\s+EVICTED$/m);
+    expect(stdout).toMatch(/^session\s+1\s+[\d.]+ KiB\s+1\s+1\s+50%\s+0$/m);
+    expect(stdout).toContain('5 hits, 5 misses across runs (hit rate 50%)');
+  });
+
+  it('ls --namespace lists only that namespace', () => {
+    const { data } = json('ls', '--dir', dir, '--namespace', 'pipeline.output');
+    expect(data.entries.map((e: { namespace: string; key: string; type: string }) => [e.namespace, e.key, e.type])).toEqual([['pipeline.output', KEY('p'), 'files']]);
+  });
+
+  it('verify exits 0 after clean runs', () => {
+    const r = run('verify', '--dir', dir);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('stats, ls and verify leave every file of the directory as it was (creating none)', () => {
+    const before = fingerprint(dir);
+    for (const cmd of ['stats', 'ls', 'verify']) expect(run(cmd, '--dir', dir).code).toBe(0);
+    expect(fingerprint(dir)).toEqual(before);
+  });
+
+  it('a read-only directory can be inspected: stats, ls and verify work', () => {
+    for (const cmd of ['stats', 'ls', 'verify']) {
+      const r = runReadOnly(dir, cmd, '--dir', dir);
+      expect({ cmd, code: r.code, stderr: r.stderr }).toEqual({ cmd, code: 0, stderr: '' });
+    }
+    expect(runReadOnly(dir, 'stats', '--dir', dir).stdout).toContain('5 hits, 5 misses');
+  });
+
+  it('a command that writes says in one line that a read-only directory cannot be changed', () => {
+    const r = runReadOnly(dir, 'prune', '--max-bytes', '0', '--dir', dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`cannot write to the cache at ${dir}`);
+  });
+});
+
+describe('modelcache clear --namespace', () => {
+  it('deletes exactly one namespace and leaves the others', async () => {
+    const { dir, tensorNs } = await sharedUseCache();
+    const r = json('clear', '--dir', dir, '--namespace', 'session', '--yes');
+    expect(r.code).toBe(0);
+    expect(r.data).toMatchObject({ namespace: 'session', removed: 1 });
+    const left = json('ls', '--dir', dir).data.entries.map((e: { namespace: string }) => e.namespace).sort();
+    expect(left).toEqual(['pipeline.output', tensorNs, tensorNs, tensorNs].sort());
+    expect(run('verify', '--dir', dir).code).toBe(0);
+  });
+
+  it('refuses a namespace outside the grammar: exit 2 naming --namespace', async () => {
+    const { dir } = await sharedUseCache();
+    const r = run('clear', '--dir', dir, '--namespace', '../x', '--yes');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--namespace');
+  });
+});
+
+describe('--dir ""', () => {
+  it.each(['stats', 'ls', 'verify'])('%s exits 2 naming --dir, creating nothing', (cmd) => {
+    const r = run(cmd, '--dir', '');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--dir');
   });
 });

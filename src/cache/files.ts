@@ -6,11 +6,12 @@ import { readdirSync, rmSync } from 'node:fs';
 import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { decryptAsync, encryptAsync, type Cipher } from '../cipher.js';
+import { fileAad } from './codec.js';
 import { CacheError } from '../errors.js';
 import { warn } from '../log.js';
 import { mapFile, type MappedFile } from '../mmap.js';
 import { checkSources } from '../store/disk/files.js';
-import { checkKey, checkNamespace, DEFAULT_NAMESPACE } from '../store/namespace.js';
+import { DEFAULT_NAMESPACE } from '../store/namespace.js';
 import type { FileEntryInfo, FileSource, LocalFileEntry, ProgressCallback, PutMeta, StoredFile, Tier } from '../store/tier.js';
 
 /** Options of `Cache.getFiles`. */
@@ -49,7 +50,7 @@ interface Deps {
   local: Tier | undefined;
   cipher: Cipher | undefined;
   track(p: Promise<unknown>): void;
-  counted(ns: string, hit: boolean): void;
+  counted(ns: string, key: string, hit: boolean): void;
 }
 
 export class FileEntries {
@@ -65,14 +66,15 @@ export class FileEntries {
     return t;
   }
 
+  /** `options` checked by the caller (cache/args.ts). */
   async put(key: string, files: readonly FileSource[], options: PutMeta & { shared?: boolean }): Promise<boolean> {
-    checkKey(key);
-    const ns = options.namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(options.namespace, 'options.namespace');
+    const ns = options.namespace ?? DEFAULT_NAMESPACE;
     let sources = checkSources(files);
     const local = this.#localTier();
     const cipher = this.#d.cipher;
     if (cipher) {
-      // The same cipher as values, each file bound to its entry and name; the disk tier stores (and hashes) the ciphertext.
+      // The same cipher as values; the disk tier stores (and hashes) the ciphertext.
+      // Each file bound to its entry and name: moved to another entry or name, it fails to decrypt.
       sources = await Promise.all(sources.map(async (s) => ({ name: s.name, data: await encryptAsync('data' in s ? s.data : await readFile(s.path), cipher, { aad: fileAad(ns, key, s.name) }) })));
     }
     const meta = { namespace: ns, encrypted: cipher !== undefined, ...(options.kind !== undefined ? { kind: options.kind } : {}), ...(options.meta !== undefined ? { meta: options.meta } : {}) };
@@ -89,13 +91,14 @@ export class FileEntries {
     if (entry && !(await shared.uploadFiles!(entry))) warn('ERR_TIER', `file entry ${ns}/${key} could not be uploaded to the ${shared.name} tier`);
   }
 
-  async get(key: string, options: GetFilesOptions): Promise<CacheFileEntry | undefined> {
-    const ns = options.namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(options.namespace, 'options.namespace');
+  /** `options` checked by the caller (cache/args.ts). */
+  async get(key: string, options: GetFilesOptions, count = true): Promise<CacheFileEntry | undefined> {
+    const ns = options.namespace ?? DEFAULT_NAMESPACE;
     for (const t of this.#d.tiers) {
       if (t.shared || !t.getFiles) continue;
       const e = await t.getFiles(key, ns, { verify: options.verify !== false });
       if (e) {
-        this.#d.counted(ns, true);
+        if (count) this.#d.counted(ns, key, true);
         return this.#handle(e, undefined);
       }
     }
@@ -106,11 +109,11 @@ export class FileEntries {
       const remote = this.#handle(info, t);
       const found = options.download === false ? remote : await remote.fetch(options.onProgress ? { onProgress: options.onProgress } : {});
       if (found) {
-        this.#d.counted(ns, true);
+        if (count) this.#d.counted(ns, key, true);
         return found;
       }
     }
-    this.#d.counted(ns, false);
+    if (count) this.#d.counted(ns, key, false);
     return undefined;
   }
 
@@ -141,12 +144,13 @@ export class FileEntries {
     const hit = await this.get(key, options);
     if (hit) return hit;
     const local = this.#localTier();
-    return locked(() => this.get(key, options), async () => {
+    // Looked up again inside the lock, and read back after the put: counted once, above.
+    return locked(() => this.get(key, options, false), async () => {
       const work = local.workPath!();
       await mkdir(work, { recursive: true, mode: 0o700 });
       const given = await compute(work);
       const sources = given ?? listFiles(work).map((name) => ({ name, path: join(work, ...name.split('/')), move: true }));
-      const stored = (await this.put(key, sources, options)) ? await this.get(key, { ...options, verify: false, download: false }) : undefined;
+      const stored = (await this.put(key, sources, options)) ? await this.get(key, { ...options, verify: false, download: false }, false) : undefined;
       if (stored) {
         rmSync(work, { recursive: true, force: true });
         return stored;
@@ -190,11 +194,6 @@ export class FileEntries {
     };
     return self;
   }
-}
-
-/** What an encrypted file is bound to: its entry and its name (it decrypts nowhere else). */
-function fileAad(ns: string, key: string, name: string): string {
-  return `modelcache file\0${ns}\0${key}\0${name}`;
 }
 
 /** An entry that is not stored: its files where they are (bytes written into `dir`). */

@@ -2,7 +2,7 @@
 // tier from sizes and a directory, with an optional shared tier behind them.
 import type { Cipher } from '../cipher.js';
 import type { Codec } from '../codec.js';
-import { DEFAULT_MAX_DISK_BYTES, DEFAULT_MAX_MEMORY_BYTES } from '../defaults.js';
+import { DEFAULT_MAX_DISK_BYTES, DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MAX_VALUE_BYTES } from '../defaults.js';
 import { checkInteger, checkOptionNames, invalidType } from '../errors.js';
 import { defaultCacheDir } from '../paths.js';
 import { DiskTier } from '../store/disk/tier.js';
@@ -29,22 +29,33 @@ export interface CacheOptions {
    * hits are kept locally, and local puts are uploaded to it in the background (`flush()` waits).
    */
   shared?: Tier;
+  /**
+   * The largest raw value this cache stores in encoded tiers and decodes from them: a stored frame
+   * that claims more is corrupt (a miss) before anything is allocated, so a small hostile blob
+   * cannot make a read allocate gigabytes. Default: 1 GB, or the memory tier's limit when larger.
+   */
+  maxValueBytes?: number;
   /** How long `getOrCompute` waits for another process computing the same key before computing itself, ms. Default 10 minutes. */
   lockWaitMs?: number;
 }
 
-const NAMES = ['tiers', 'dir', 'maxMemoryBytes', 'maxDiskBytes', 'compression', 'encryption', 'shared', 'lockWaitMs'];
+const NAMES = ['tiers', 'dir', 'maxMemoryBytes', 'maxDiskBytes', 'compression', 'encryption', 'shared', 'lockWaitMs', 'maxValueBytes'];
 
 /** Validates the options and builds the tiers they describe, fastest first. */
-export function buildTiers(options: CacheOptions): { tiers: Tier[] } {
+export function buildTiers(options: CacheOptions): { tiers: Tier[]; maxValueBytes: number } {
   if (options === null || typeof options !== 'object') throw invalidType('options', 'object', options);
   checkOptionNames('Cache options', options, NAMES);
   const shared = sharedTier(options.shared);
+  const maxValue = options.maxValueBytes === undefined ? undefined : checkInteger('options.maxValueBytes', options.maxValueBytes, 1, Number.MAX_SAFE_INTEGER);
+  const withLimit = (tiers: Tier[]) => {
+    const memory = tiers.find((t) => !t.encoded)?.stats().maxBytes ?? 0;
+    return { tiers, maxValueBytes: maxValue ?? Math.max(DEFAULT_MAX_VALUE_BYTES, memory) };
+  };
   if (options.tiers !== undefined) {
     if (!Array.isArray(options.tiers) || options.tiers.some((t) => !t || typeof t.get !== 'function')) {
       throw invalidType('options.tiers', 'array of tiers', options.tiers);
     }
-    return { tiers: [...options.tiers, ...shared] };
+    return withLimit([...options.tiers, ...shared]);
   }
   const tiers: Tier[] = [];
   const mem = options.maxMemoryBytes === undefined ? DEFAULT_MAX_MEMORY_BYTES : checkInteger('options.maxMemoryBytes', options.maxMemoryBytes, 0, Number.MAX_SAFE_INTEGER);
@@ -55,7 +66,7 @@ export function buildTiers(options: CacheOptions): { tiers: Tier[] } {
     const maxBytes = options.maxDiskBytes === undefined ? DEFAULT_MAX_DISK_BYTES : checkInteger('options.maxDiskBytes', options.maxDiskBytes, 0, Number.MAX_SAFE_INTEGER);
     tiers.push(new DiskTier({ dir, maxBytes }));
   }
-  return { tiers: [...tiers, ...shared] };
+  return withLimit([...tiers, ...shared]);
 }
 
 function sharedTier(shared: unknown): Tier[] {

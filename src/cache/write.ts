@@ -2,6 +2,7 @@
 // handed to the tier. A value still being encoded when the process exits is encoded on this
 // thread and queued then, so an acknowledged put is never lost to `process.exit()`.
 import { atExit } from '../store/exit.js';
+import { DEFAULT_NAMESPACE } from '../store/namespace.js';
 import type { PutMeta, Tier } from '../store/tier.js';
 import type { ValueCodec } from './codec.js';
 
@@ -34,7 +35,8 @@ export class EncodedWrites {
    * for (and, should the process exit first, the value is encoded and queued at exit).
    */
   put(tier: Tier, key: string, raw: Uint8Array, elementSize: number, meta: PutMeta): Promise<unknown> | undefined {
-    const encoded = this.#codec.encode(raw, elementSize);
+    const ns = meta.namespace ?? DEFAULT_NAMESPACE;
+    const encoded = this.#codec.encode(raw, elementSize, ns, key);
     const store = (enc: Buffer) => tier.put(key, enc, meta);
     if (!(encoded instanceof Promise)) {
       const r = store(encoded);
@@ -60,7 +62,7 @@ export class EncodedWrites {
     this.#unregisterExit ??= atExit('drain', () => {
       for (const x of this.#draining) {
         x.done = true;
-        void x.tier.put(x.key, this.#codec.encodeSync(x.raw, x.elementSize), x.meta);
+        void x.tier.put(x.key, this.#codec.encodeSync(x.raw, x.elementSize, x.meta.namespace ?? DEFAULT_NAMESPACE, x.key), x.meta);
       }
       this.#draining.clear();
     });

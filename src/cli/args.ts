@@ -1,6 +1,7 @@
 // Parsers for CLI option values. They throw commander's InvalidArgumentError, which commander
 // turns into a one-line usage error naming the option ("option '--max-bytes <size>' argument ...").
 import { InvalidArgumentError } from 'commander';
+import { isNamespace } from '../store/namespace.js';
 
 /** Decimal units are powers of 1000, binary units and bare letters powers of 1024 (as `ls -h`, `du -h`). */
 const SIZE_UNITS: Readonly<Record<string, number>> = {
@@ -47,4 +48,16 @@ export function parsePositiveInt(value: string): number {
   const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`expected a whole number >= 1, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** A namespace of the grammar (for --namespace): 'session', 'pipeline.output', 'tensor.<hash>'. */
+export function parseNamespace(value: string): string {
+  if (!isNamespace(value)) throw new InvalidArgumentError(`expected a namespace such as session, pipeline.output or tensor.<hash> (dot-separated segments of a-z, 0-9, _ and -), got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** A non-empty path (for --dir: an empty one is a mistake, not the default). */
+export function parseDir(value: string): string {
+  if (value === '') throw new InvalidArgumentError('expected a directory, got an empty string (leave --dir out for the default)');
+  return value;
 }

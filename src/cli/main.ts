@@ -5,6 +5,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { reportError } from './action.js';
+import { parseDir } from './args.js';
 import { addCacheCommands } from './commands/cache.js';
 import { addHashCommand } from './commands/hash.js';
 import { addOrtCommands } from './commands/ort.js';
@@ -21,7 +22,7 @@ export function buildProgram(): Command {
     .name('modelcache')
     .description('Inspect and manage modelcache caches.\nExit codes: 0 ok, 1 failure (no cache, problems found), 2 usage error.')
     .version(pkg.version)
-    .option('--dir <path>', 'cache directory (default: $MODELCACHE_DIR, else the platform cache dir, ~/.cache/modelcache on Linux)')
+    .option('--dir <path>', 'cache directory (default: $MODELCACHE_DIR, else the platform cache dir, ~/.cache/modelcache on Linux)', parseDir)
     .option('--json', 'print one JSON document on stdout, for scripts')
     .configureHelp({ showGlobalOptions: true })
     // Inherited by the subcommands added below.

@@ -4,7 +4,7 @@
 import { DEFAULT_MAX_MEMORY_BYTES } from '../defaults.js';
 import { checkInteger, checkOptionNames, invalidType } from '../errors.js';
 import { toBytes } from '../bytes.js';
-import { DEFAULT_NAMESPACE } from './namespace.js';
+import { checkKey, checkNamespace, DEFAULT_NAMESPACE, isKey, isNamespace } from './namespace.js';
 import { emptyStats, type EntryInfo, type PutMeta, type Tier, type TierStats } from './tier.js';
 
 /** Why an entry left a {@link MemoryTier}. */
@@ -136,7 +136,8 @@ export class MemoryTier implements Tier {
   }
 
   #store(ns: string, key: string, value: Buffer): boolean {
-    if (typeof key !== 'string') throw invalidType('key', 'string', key);
+    if (!isKey(key)) checkKey(key);
+    if (ns !== DEFAULT_NAMESPACE && !isNamespace(ns)) checkNamespace(ns);
     // Larger than the whole tier: not stored, and nothing is evicted for it.
     if (value.byteLength > this.maxBytes) {
       this.#stats.rejected++;

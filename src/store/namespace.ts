@@ -7,6 +7,7 @@
 //   key       := [0-9A-Za-z_-] [0-9A-Za-z_.-]{0,199}   (never '.', '..' or a leading dot)
 //   file name := part ('/' part)*                at most 1024 characters, no duplicates, no name
 //   part      := 1-255 characters, no '/', '\\' or NUL, not '.' or '..'    that is a folder of another
+//                                                (both compared ignoring case)
 import { invalidType } from '../errors.js';
 
 /** The namespace of entries stored without one. */
@@ -78,9 +79,13 @@ export function isFileName(name: unknown): name is string {
   return typeof name === 'string' && name.length > 0 && name.length <= 1024 && name.split('/').every(isNamePart);
 }
 
+/** A name as a case-insensitive file system compares it (macOS, Windows): entries are shared. */
+const folded = (n: string) => n.normalize('NFC').toLowerCase();
+
 /**
  * Checks the file names of one entry: each safe, none repeated, and none a folder of another
- * ('a' and 'a/b' cannot both be files). Returns the names sorted.
+ * ('a' and 'a/b' cannot both be files), also when case is ignored ('A' and 'a' are one file on
+ * a case-insensitive file system). Returns the names sorted.
  */
 export function checkFileNames(names: readonly unknown[], name = 'files'): string[] {
   if (names.length === 0) throw invalidType(name, 'at least one file', 'none');
@@ -88,15 +93,18 @@ export function checkFileNames(names: readonly unknown[], name = 'files'): strin
     if (!isFileName(n)) throw invalidType(`${name} name`, "a relative file name such as 'model.onnx' or 'data/weights.bin' (no '..', no leading '/')", n);
   }
   const sorted = [...(names as string[])].sort();
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i] === sorted[i - 1]) throw invalidType(`${name} name`, 'names that differ', sorted[i]);
-  }
-  const set = new Set(sorted);
+  const files = new Map<string, string>();
   for (const n of sorted) {
-    const parts = n.split('/');
+    const f = folded(n);
+    const other = files.get(f);
+    if (other !== undefined) throw invalidType(`${name} name`, `names that differ, also ignoring case (${other} and ${n})`, n);
+    files.set(f, n);
+  }
+  for (const n of sorted) {
+    const parts = folded(n).split('/');
     for (let i = 1; i < parts.length; i++) {
-      const folder = parts.slice(0, i).join('/');
-      if (set.has(folder)) throw invalidType(`${name} name`, `no file that is also a folder of another (${folder} and ${n})`, n);
+      const folder = files.get(parts.slice(0, i).join('/'));
+      if (folder !== undefined) throw invalidType(`${name} name`, `no file that is also a folder of another (${folder} and ${n})`, n);
     }
   }
   return sorted;

@@ -4,8 +4,8 @@ import type * as Lmdb from '../../src/store/disk/lmdb.js';
 
 /** The module of src/store/disk/lmdb.ts with commits failing while `failing(path)` is true. */
 export function failingCommits(mod: typeof Lmdb, failing: (path: string) => boolean): typeof Lmdb {
-  const openEnv = ((path: string) => {
-    const root = mod.openEnv(path);
+  const openEnv = ((path: string, options?: { readOnly?: boolean }) => {
+    const root = mod.openEnv(path, options);
     return new Proxy(root, {
       get(target, prop) {
         if (prop === 'transactionSync' && failing(path)) {

@@ -1,7 +1,8 @@
 // Damaged entries: a flipped byte, a truncated or a deleted file under blobs/, and a damaged
 // inline value inside the LMDB index. Each is detected on read, dropped, counted, reported as a
 // miss, and through Cache.getOrCompute the caller recomputes and gets the right value.
-import { openSync, closeSync, readSync, writeSync, fstatSync, truncateSync, unlinkSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { openSync, closeSync, readSync, writeSync, fstatSync, truncateSync, unlinkSync, existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import { afterEach, describe, expect, test, vi } from 'vitest';
@@ -58,8 +59,22 @@ const damages = [
   { name: 'a flipped byte in a blobs/ file', size: FILE_SIZE, damage: async (dir: string, key: string) => flipByte(await blobPath(dir, key)) },
   { name: 'a truncated blobs/ file', size: FILE_SIZE, damage: async (dir: string, key: string) => truncateSync(await blobPath(dir, key), FILE_SIZE / 2) },
   { name: 'a deleted blobs/ file', size: FILE_SIZE, damage: async (dir: string, key: string) => unlinkSync(await blobPath(dir, key)) },
+  // Hostile swaps: each must be a miss, never a read that hangs (a FIFO) or never ends (/dev/zero).
+  { name: 'a blobs/ file replaced by a symlink to a FIFO', size: FILE_SIZE, damage: async (dir: string, key: string) => swap(await blobPath(dir, key), 'fifo-link') },
+  { name: 'a blobs/ file replaced by a symlink to /dev/zero', size: FILE_SIZE, damage: async (dir: string, key: string) => swap(await blobPath(dir, key), 'zero-link') },
+  { name: 'a blobs/ file replaced by a FIFO', size: FILE_SIZE, damage: async (dir: string, key: string) => swap(await blobPath(dir, key), 'fifo') },
   { name: 'a damaged inline value', size: INLINE_SIZE, damage: damageInlineValue },
 ];
+const fileDamages = damages.filter((d) => d.size === FILE_SIZE);
+
+/** Puts something else where a blob file was. */
+function swap(path: string, what: 'fifo' | 'fifo-link' | 'zero-link'): void {
+  unlinkSync(path);
+  if (what === 'zero-link') return symlinkSync('/dev/zero', path);
+  const fifo = what === 'fifo' ? path : join(root, `fifo-${n++}`);
+  execFileSync('mkfifo', [fifo]);
+  if (what === 'fifo-link') symlinkSync(fifo, path);
+}
 
 const target = keyAt(500);
 const neighbour = keyAt(501);
@@ -167,7 +182,7 @@ describe.each(damages)('$name', ({ size, damage }) => {
   });
 });
 
-describe.each(damages.slice(0, 3))('$name, read with getFile', ({ size, damage }) => {
+describe.each(fileDamages)('$name, read with getFile', ({ size, damage }) => {
   test.each([{ map: false }, { map: true }])('getFile(%o) reports a miss, counts and drops the entry', async (opts) => {
     const { dir } = await prepare(size, damage, 'tier');
     const path = await blobPath(dir, neighbour);

@@ -10,6 +10,8 @@ import * as lib from '../../src/index.js';
 import { tempDir } from '../helpers.js';
 // @ts-expect-error fixture module without types
 import { runDiskFullScenario } from '../fixtures/diskfull-scenario.mjs';
+// @ts-expect-error fixture module without types
+import { runFullOpenScenario } from '../fixtures/fullopen-scenario.mjs';
 
 const enospc = vi.hoisted(() => ({ full: false, root: '/nonexistent' }));
 
@@ -95,9 +97,9 @@ function canMountTmpfs(): boolean {
   return r.status === 0;
 }
 
-function runOnTmpfs(dir: string): Promise<Observations> {
+function runOnTmpfs<T = Observations>(dir: string, scenario = 'full'): Promise<T> {
   return new Promise((resolve, reject) => {
-    const p = spawn('unshare', ['-rm', 'sh', '-c', 'mount -t tmpfs -o size=2m tmpfs "$1" && exec "$2" "$3" "$1"', 'sh', dir, process.execPath, child], {
+    const p = spawn('unshare', ['-rm', 'sh', '-c', 'mount -t tmpfs -o size=2m tmpfs "$1" && exec "$2" "$3" "$1" "$4"', 'sh', dir, process.execPath, child, scenario], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -107,20 +109,20 @@ function runOnTmpfs(dir: string): Promise<Observations> {
     p.on('error', reject);
     p.on('close', (code, signal) => {
       const line = out.trim().split('\n').pop() ?? '';
-      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as Observations);
+      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as T);
       else reject(new Error(`disk-full child exited with ${code ?? signal}\n${out}\n${err.slice(-4000)}`));
     });
   });
 }
 
-async function runInjected(root: string): Promise<Observations> {
+async function runInjected<T = Observations>(root: string, scenario = runDiskFullScenario): Promise<T> {
   enospc.root = root;
   enospc.full = false;
   try {
-    return (await runDiskFullScenario(lib, root, {
+    return (await scenario(lib, root, {
       fill: () => void (enospc.full = true),
       free: () => void (enospc.full = false),
-    })) as Observations;
+    })) as T;
   } finally {
     enospc.full = false;
   }
@@ -204,5 +206,56 @@ describe.each([
 
   test('the failures were reported as warnings', () => {
     expect(obs.warnings.some((w) => w.startsWith('ERR_TIER'))).toBe(true);
+  });
+});
+
+type OpenObservations = {
+  open: { threw: string | null };
+  stats: { code: string | null; name: string; namesDir: boolean };
+  put: { value: unknown; threw: string | null };
+  flush: { threw: string | null };
+  getAfterFailedCommit: { threw: string | null; miss: boolean };
+  close: { threw: string | null };
+  cacheCompute: { threw: string | null; correct: boolean };
+  cachePut: string | null;
+  cacheClose: string | null;
+  warningCodes: string[];
+  afterFree: { readBack: boolean; problems: unknown[] };
+};
+
+describe.each([
+  [realTmpfs ? 'on a full 2 MiB tmpfs (LMDB maps and writes its lock file: SIGBUS before)' : 'on a full disk (ENOSPC injected: this machine cannot mount a tmpfs)', 'real'],
+  ['with ENOSPC injected at the fs layer', 'injected'],
+])('opening a cache %s', (_name, variant) => {
+  const dir = tempDir('modelcache-fullopen-');
+  let obs: OpenObservations;
+  beforeAll(async () => {
+    obs = variant === 'real' && realTmpfs ? await runOnTmpfs<OpenObservations>(dir, 'open') : await runInjected<OpenObservations>(dir, runFullOpenScenario);
+  });
+
+  test('the tier opens without throwing, and its index is a CacheError ERR_NO_SPACE naming the directory', () => {
+    expect(obs.open.threw).toBe(null);
+    expect(obs.stats).toEqual({ code: 'ERR_NO_SPACE', name: 'CacheError', namesDir: true });
+  });
+
+  test('a put is acknowledged, its commit fails softly, and the key reads as a miss', () => {
+    expect(obs.put).toMatchObject({ value: true, threw: null });
+    expect(obs.flush.threw).toBe(null);
+    expect(obs.getAfterFailedCommit).toEqual({ threw: null, miss: true });
+    expect(obs.close.threw).toBe(null);
+  });
+
+  test('a Cache degrades to uncached work: getOrCompute returns the computed value, put and close resolve', () => {
+    expect(obs.cacheCompute).toEqual({ threw: null, correct: true });
+    expect(obs.cachePut).toBe(null);
+    expect(obs.cacheClose).toBe(null);
+  });
+
+  test('the failure is warned about as ERR_NO_SPACE', () => {
+    expect(obs.warningCodes).toContain('ERR_NO_SPACE');
+  });
+
+  test('once space is back, the same directory opens and stores', () => {
+    expect(obs.afterFree).toEqual({ readBack: true, problems: [] });
   });
 });

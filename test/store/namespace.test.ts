@@ -30,7 +30,7 @@ describe('the name grammar', () => {
     expect(checkFileNames(['model.onnx', 'data/weights.bin', 'model.onnx.data'])).toEqual(['data/weights.bin', 'model.onnx', 'model.onnx.data']);
   });
 
-  it.each([[['../x']], [['/abs']], [['a//b']], [['a/./b']], [['same', 'same']], [['a', 'a/b']], [[]]])('refuses the file names %j', (names) => {
+  it.each([[['../x']], [['/abs']], [['a//b']], [['a/./b']], [['same', 'same']], [['a', 'a/b']], [[]], [['Model.onnx', 'model.onnx']], [['Data', 'data/w.bin']]])('refuses the file names %j (also when they clash ignoring case)', (names) => {
     expect(() => checkFileNames(names)).toThrow(TypeError);
   });
 

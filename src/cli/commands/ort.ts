@@ -11,7 +11,7 @@ import { DiskTier, type DiskEntry } from '../../store/disk/tier.js';
 import { NAMESPACES } from '../../store/namespace.js';
 import { action, type GlobalOptions } from '../action.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, plural, relativeTime, table, type Output } from '../output.js';
-import { cacheDir } from './cache.js';
+import { cacheDir } from '../dir.js';
 
 const SHORT_KEY = 12;
 const LEVELS = ['disabled', 'basic', 'extended', 'layout', 'all'];

@@ -10,13 +10,13 @@ import { NAMESPACES } from '../../store/namespace.js';
 import { action, type GlobalOptions } from '../action.js';
 import { parsePositiveInt, parseSize, SIZE_RULE } from '../args.js';
 import { CliError, EXIT_OK, formatDate, plural, table, type Output } from '../output.js';
-import { cacheDir, openExisting } from './cache.js';
+import { cacheDir, openExisting } from '../dir.js';
 import { addPipelineRunCommand } from './pipeline-run.js';
 
 /** Runs `fn` on the Cache of the directory (local tiers only), read-only unless `write`. */
-async function withLocalCache<T>(opts: GlobalOptions, write: boolean, fn: (cache: Cache, dir: string) => Promise<T>): Promise<T> {
+async function withLocalCache<T>(opts: GlobalOptions, write: boolean, command: string, fn: (cache: Cache, dir: string) => Promise<T>): Promise<T> {
   const dir = cacheDir(opts);
-  const cache = new Cache({ tiers: [openExisting(dir, write)] });
+  const cache = new Cache({ tiers: [openExisting(dir, write, command)] });
   try {
     return await fn(cache, dir);
   } finally {
@@ -58,7 +58,7 @@ function runRows(out: Output, records: readonly RunRecord[], long: boolean | und
 }
 
 async function runs(out: Output, opts: RunsOptions): Promise<number> {
-  return withLocalCache(opts, false, async (cache, dir) => {
+  return withLocalCache(opts, false, 'pipeline runs', async (cache, dir) => {
     let records = await new RecordStore(cache).runs();
     if (records.length === 0) throw new CliError(`no pipeline runs in ${dir}`);
     const total = records.length;
@@ -81,7 +81,7 @@ async function runs(out: Output, opts: RunsOptions): Promise<number> {
 // ---------------------------------------------------------------------------------------------- evaluations
 
 async function evaluations(out: Output, opts: GlobalOptions & { long?: boolean; limit?: number }): Promise<number> {
-  return withLocalCache(opts, false, async (cache, dir) => {
+  return withLocalCache(opts, false, 'pipeline evaluations', async (cache, dir) => {
     let records: EvaluationRecord[] = await new RecordStore(cache).evaluations();
     const total = records.length;
     if (opts.limit !== undefined) records = records.slice(-opts.limit);
@@ -121,7 +121,7 @@ const CLEARED = {
 async function clear(out: Output, opts: GlobalOptions & { runs?: boolean; evaluations?: boolean; outputs?: boolean }): Promise<number> {
   const picked = (Object.keys(CLEARED) as (keyof typeof CLEARED)[]).filter((k) => opts[k]);
   const what = picked.length > 0 ? picked : (Object.keys(CLEARED) as (keyof typeof CLEARED)[]);
-  return withLocalCache(opts, true, async (cache, dir) => {
+  return withLocalCache(opts, true, 'pipeline clear', async (cache, dir) => {
     const removed: Record<string, number> = {};
     for (const k of what) {
       removed[k] = 0;
@@ -136,7 +136,7 @@ async function clear(out: Output, opts: GlobalOptions & { runs?: boolean; evalua
 // ---------------------------------------------------------------------------------------------- prune
 
 async function prune(out: Output, opts: GlobalOptions & { maxBytes: number }): Promise<number> {
-  return withLocalCache(opts, true, async (cache, dir) => {
+  return withLocalCache(opts, true, 'pipeline prune', async (cache, dir) => {
     // Least recently used first (the disk tier lists them in that order).
     const all: { key: string; size: number }[] = [];
     for await (const e of cache.entries(OUTPUTS)) all.push(e);

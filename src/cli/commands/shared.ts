@@ -14,7 +14,7 @@ import type { EntryInfo } from '../../store/tier.js';
 import { action, type GlobalOptions } from '../action.js';
 import { placeInto } from '../place.js';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, formatDate, plural, relativeTime, table, type Output } from '../output.js';
-import { confirm } from './cache.js';
+import { confirm } from './clear.js';
 
 interface SharedOptions extends GlobalOptions {
   containerUrl?: string;

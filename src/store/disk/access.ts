@@ -29,6 +29,7 @@ export class AccessLog {
 
   /** Records an access to write in the background (the index is not opened for it now). */
   touch(ns: string, key: string): void {
+    if (this.#store.readOnly) return;
     let m = this.#stamps.get(ns);
     if (!m) this.#stamps.set(ns, (m = new Map()));
     m.set(key, nextStamp());
@@ -70,7 +71,7 @@ export class AccessLog {
   /** Writes batched access times and counters (opening the index only when `open`). */
   flush(open = false): void {
     if (this.#stamps.size === 0 && this.#counts.size === 0) return;
-    if ((!this.#store.indexOpen && !open) || this.#store.released) return;
+    if ((!this.#store.indexOpen && !open) || this.#store.released || this.#store.readOnly) return;
     const idx = this.#store.index();
     try {
       idx.txn(() => this.writeInTxn(idx));

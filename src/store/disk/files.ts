@@ -1,7 +1,7 @@
 // File entries of the disk tier: a work folder filled from the caller's files (moved or copied,
-// mode 0600) and hashed, to be moved in whole as `files/<id>/`; and the hit path, which reads the
-// entry's head (a key-derived path) and never opens the index.
-import { chmodSync, lstatSync, readFileSync, renameSync, rmSync } from 'node:fs';
+// mode 0600; a link is copied, never moved in) and hashed, to be moved in whole as `files/<id>/`;
+// and the hit path, which reads the entry's head (a key-derived path) and never opens the index.
+import { chmodSync, lstatSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { copyFile, mkdir, rename, stat, writeFile, chmod } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { hashFile } from '../../hash.js';
@@ -46,7 +46,7 @@ export async function prepareFiles(layout: Layout, sources: readonly FileSource[
       if ('data' in s) {
         if (durable) writeNewFile(dest, s.data, true);
         else await writeFile(dest, s.data, { mode: 0o600, flag: 'wx' });
-      } else if (s.move) {
+      } else if (s.move && lstatSync(s.path).isFile()) {
         try {
           await rename(s.path, dest);
           moved.push([dest, s.path]);
@@ -129,9 +129,17 @@ export async function verifyFiles(entry: LocalFileEntry): Promise<string | undef
   return undefined;
 }
 
-/** Whether `path` is directly inside the cache's tmp/ (compared as resolved paths, by folder). */
+/**
+ * Whether `path` is a work file of this cache: a regular file (a link is never moved in) directly
+ * inside its tmp/, compared as real paths of the folders (never by a string prefix: neither
+ * `<dir>/tmp-models/m.onnx` nor `<dir>/tmp/../m.onnx` is one).
+ */
 export function isWorkFile(layout: Layout, path: string): boolean {
-  return dirname(resolve(path)) === resolve(layout.tmp);
+  try {
+    return lstatSync(path).isFile() && realpathSync(dirname(resolve(path))) === realpathSync(layout.tmp);
+  } catch {
+    return false;
+  }
 }
 
 /** Moves a caller's work file into tmp/ (for the legacy single-file put), or copies it there. */

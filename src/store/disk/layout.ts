@@ -12,8 +12,9 @@
 //
 // Files are only ever created whole (written in tmp/, renamed in) and unlinked, never rewritten:
 // a live map of one can never fault.
-import { closeSync, fsyncSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { CacheError, cacheErrorCode } from '../../errors.js';
 import { logDebug } from '../../log.js';
 import { workName } from '../work.js';
 
@@ -58,6 +59,51 @@ export class Layout {
   /** A fresh path in tmp/ (same filesystem as the entries, so it can be renamed in). */
   workPath(suffix = ''): string {
     return join(this.tmp, workName(suffix));
+  }
+}
+
+/**
+ * Checks that `dir` can hold a cache: a directory (created 0700 when missing and `writable`), not
+ * a file, not a dangling link, writable when `writable`. A CacheError naming `name` otherwise. A
+ * full disk is no error here: the cache then works uncached (see lmdb.ts).
+ */
+export function checkCacheDir(dir: string, writable: boolean, name = 'options.dir'): void {
+  const bad = (code: 'ERR_BAD_INPUT' | 'ERR_IO', what: string) => new CacheError(code, `${name} (${dir}) ${what}`);
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      if (isDanglingLink(dir)) throw bad('ERR_BAD_INPUT', 'is a symbolic link to nothing: expected a directory');
+      if (!writable) return; // nothing to inspect: the caller says so
+      try {
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        return;
+      } catch (e) {
+        const c = (e as NodeJS.ErrnoException).code;
+        if (cacheErrorCode(c) === 'ERR_NO_SPACE') return;
+        if (c === 'ENOTDIR' || c === 'EEXIST') throw bad('ERR_BAD_INPUT', 'cannot be created: a part of its path is a file');
+        throw bad('ERR_IO', `cannot be created (${(e as Error).message})`);
+      }
+    }
+    if (code === 'ENOTDIR') throw bad('ERR_BAD_INPUT', 'cannot be a directory: a part of its path is a file');
+    throw bad('ERR_IO', `cannot be read (${(err as Error).message})`);
+  }
+  if (!st.isDirectory()) throw bad('ERR_BAD_INPUT', 'is a file: expected a directory');
+  if (!writable) return;
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw bad('ERR_IO', `is not writable (${(err as NodeJS.ErrnoException).code}): open it with readOnly: true to read it`);
+  }
+}
+
+function isDanglingLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
   }
 }
 

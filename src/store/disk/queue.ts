@@ -31,6 +31,12 @@ export interface PutOp {
   stamp?: number;
 }
 
+/** Content whose last reference a commit dropped: a blob (BLOB), an entry folder (FILES), or either. */
+export interface Freed {
+  id: string;
+  type?: RecordType;
+}
+
 const BATCH_OPS = 256;
 const BATCH_BYTES = 64 << 20;
 
@@ -40,7 +46,7 @@ export class WriteQueue {
   #queued = 0;
   #scheduled = false;
   /** Ids whose last reference a commit dropped: their files go in the next commit. */
-  readonly #freed: string[] = [];
+  readonly #freed: Freed[] = [];
 
   constructor(store: DiskStore) {
     this.#store = store;
@@ -163,7 +169,7 @@ export class WriteQueue {
    * Inside the commit: moves the op's files in (a folder only unless that content is there
    * already: its own copy is then dropped after the commit) and indexes it.
    */
-  #apply(idx: DiskIndex, op: PutOp, freed: string[]): boolean {
+  #apply(idx: DiskIndex, op: PutOp, freed: Freed[]): boolean {
     if (op.type === BLOB) {
       // Ours replaces a file of the same content (renamed over it: a live map keeps the old one).
       if (op.blobFile) moveIn(op.blobFile, this.#store.layout.blobPath(op.hash));
@@ -183,9 +189,7 @@ export class WriteQueue {
     idx.addTotals(op.size, 1);
     idx.addCounters(op.ns, { entries: 1, bytes: op.size, puts: 1 });
     if (op.type === FILES) {
-      const head = this.#store.layout.headPath(op.ns, op.key);
-      mkdirSync(join(head, '..'), { recursive: true, mode: 0o700 });
-      renameSync(op.head!, head);
+      moveIn(op.head!, this.#store.layout.headPath(op.ns, op.key));
       op.head = undefined;
     }
     return true;
@@ -196,7 +200,7 @@ export class WriteQueue {
    * listed in `freed`, for {@link releaseFreed} after the commit: a reader that read the record
    * before it may still open them until then, and a file missing under a record is damage.
    */
-  removeInTxn(idx: DiskIndex, ns: string, key: string, rec: DiskRecord | undefined, freed: string[]): void {
+  removeInTxn(idx: DiskIndex, ns: string, key: string, rec: DiskRecord | undefined, freed: Freed[]): void {
     idx.removeRecord(ns, key);
     idx.removeStamp(ns, key);
     this.#store.access.drop(ns, key);
@@ -204,7 +208,7 @@ export class WriteQueue {
     idx.addTotals(-rec.size, -1);
     idx.addCounters(ns, { entries: -1, bytes: -rec.size });
     if (rec.type === FILES) unlinkQuietly([this.#store.layout.headPath(ns, key)]);
-    if (rec.type !== INLINE && idx.addRef(rec.hash, -1) === 0) freed.push(rec.hash);
+    if (rec.type !== INLINE && idx.addRef(rec.hash, -1) === 0) freed.push({ id: rec.hash, type: rec.type });
   }
 
   /**
@@ -212,20 +216,23 @@ export class WriteQueue {
    * each only if still unreferenced then (a put of the same content since keeps it). Readers that
    * read the old record can still open them until then: a file missing under a record is damage.
    */
-  releaseFreed(ids: string[]): void {
-    if (ids.length === 0) return;
-    this.#freed.push(...ids);
+  releaseFreed(freed: Freed[]): void {
+    if (freed.length === 0) return;
+    this.#freed.push(...freed);
     this.#schedule();
   }
 
-  #releaseInTxn(idx: DiskIndex, ids: string[], trash: string[]): void {
-    for (const id of ids) if (idx.refs(id) === 0) this.removeContentInTxn(id, trash);
+  #releaseInTxn(idx: DiskIndex, freed: Freed[], trash: string[]): void {
+    for (const f of freed) if (idx.refs(f.id) === 0) this.removeContentInTxn(f, trash);
   }
 
-  /** Inside a commit: removes the blob file or entry folder of content `id`. */
-  removeContentInTxn(id: string, trash: string[]): void {
-    unlinkQuietly([this.#store.layout.blobPath(id)]);
-    moveToTrash(this.#store.layout, this.#store.layout.entryDir(id), trash);
+  /**
+   * Inside a commit: removes the blob file or the entry folder of content `id` (both when its type
+   * is not known). Only what can be there: the write lock is held, every syscall here counts.
+   */
+  removeContentInTxn({ id, type }: Freed, trash: string[]): void {
+    if (type !== FILES) unlinkQuietly([this.#store.layout.blobPath(id)]);
+    if (type !== BLOB) moveToTrash(this.#store.layout, this.#store.layout.entryDir(id), trash);
   }
 
   #failed(op: PutOp, err: unknown): void {
@@ -260,7 +267,7 @@ export class WriteQueue {
     const idx = this.#store.index();
     this.#store.access.flush();
     idx.refresh();
-    const freed: string[] = [];
+    const freed: Freed[] = [];
     const result = idx.txn(() => {
       const totals = idx.totals();
       let bytes = 0;
@@ -289,34 +296,45 @@ export class WriteQueue {
     return result;
   }
 
-  /**
-   * Deletes `key` now: a caller's delete (its queued write too), or a damaged entry (only the
-   * version whose hash is `damagedHash`, when known; its files go at once, whoever else refers to
-   * that content: damaged bytes must not be reused by the next put of the same content).
-   */
-  deleteNow(ns: string, key: string, damaged?: { hash: string | undefined }): boolean {
-    const store = this.#store;
-    const queued = !damaged && this.dropQueued(ns, key);
-    const idx = store.index();
-    const freed: string[] = [];
-    const trash: string[] = [];
+  /** Deletes `key` now (its queued write too); whether there was one. */
+  deleteNow(ns: string, key: string): boolean {
+    const queued = this.dropQueued(ns, key);
+    const idx = this.#store.index();
+    const freed: Freed[] = [];
     const found = idx.txn(() => {
       const raw = idx.recordView(ns, key);
       if (raw === undefined) return false;
-      let rec: DiskRecord | undefined;
-      try {
-        rec = decodeRecord(raw);
-      } catch {
-        /* a damaged record: removed whatever it says */
-      }
-      if (damaged?.hash !== undefined && rec !== undefined && rec.hash !== damaged.hash) return false;
-      this.removeInTxn(idx, ns, key, rec, freed);
-      if (damaged && rec && rec.type !== INLINE) this.removeContentInTxn(rec.hash, trash);
+      this.removeInTxn(idx, ns, key, safeDecode(raw), freed);
       return true;
+    });
+    this.releaseFreed(freed);
+    return found || queued;
+  }
+
+  /**
+   * Drops a damaged entry: only the version a reader saw (`seen`: its type and content id, when
+   * known: the same bytes may be a file-backed record and later an inline one), and only if
+   * `stillDamaged()` agrees, asked under the write lock, while no process places or removes a
+   * file. Its files go at once, whoever else refers to that content: damaged bytes must not be
+   * reused by the next put of the same content. 'changed': the entry is gone or another version.
+   */
+  dropDamaged(ns: string, key: string, seen: Seen | undefined, stillDamaged?: () => boolean): 'dropped' | 'changed' | 'intact' {
+    const idx = this.#store.index();
+    const freed: Freed[] = [];
+    const trash: string[] = [];
+    const verdict = idx.txn(() => {
+      const raw = idx.recordView(ns, key);
+      if (raw === undefined) return 'changed';
+      const rec = safeDecode(raw); // a damaged record is removed whatever it says
+      if (seen !== undefined && rec !== undefined && !sameVersion(rec, seen)) return 'changed';
+      if (stillDamaged && !stillDamaged()) return 'intact';
+      this.removeInTxn(idx, ns, key, rec, freed);
+      if (rec && rec.type !== INLINE) this.removeContentInTxn({ id: rec.hash, type: rec.type }, trash);
+      return 'dropped';
     });
     this.removeTrees(trash);
     this.releaseFreed(freed);
-    return found || queued;
+    return verdict;
   }
 
   /** Deletes every entry of `ns` (of every namespace when undefined), in short commits; how many. */
@@ -325,7 +343,7 @@ export class WriteQueue {
     const idx = this.#store.index();
     let total = 0;
     for (;;) {
-      const freed: string[] = [];
+      const freed: Freed[] = [];
       const n = idx.txn(() => {
         const batch: [string, string, DiskRecord | undefined][] = [];
         for (const [n, key, raw] of idx.entries(ns)) {
@@ -352,6 +370,14 @@ export class WriteQueue {
   }
 }
 
+/** The version of an entry a reader saw: one content in one form. */
+export type Seen = Pick<DiskRecord, 'type' | 'hash'>;
+
+/** Whether `rec` is the version `seen` (a hash alone is not: inline and file-backed share it). */
+export function sameVersion(rec: Seen, seen: Seen): boolean {
+  return rec.type === seen.type && rec.hash === seen.hash;
+}
+
 export function safeDecode(raw: Buffer): DiskRecord | undefined {
   try {
     return decodeRecord(raw);
@@ -369,10 +395,18 @@ function sizeOf(path: string): number {
   }
 }
 
-/** Inside a commit: renames a work file or folder to its content-addressed place. */
+/**
+ * Inside a commit: renames a work file or folder to its place, creating the fan-out folder only
+ * when the rename says it is missing (the write lock is held: one syscall in the common case).
+ */
 function moveIn(from: string, to: string): void {
-  mkdirSync(join(to, '..'), { recursive: true, mode: 0o700 });
-  renameSync(from, to);
+  try {
+    renameSync(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync(from)) throw err;
+    mkdirSync(join(to, '..'), { recursive: true, mode: 0o700 });
+    renameSync(from, to);
+  }
 }
 
 /** Renames a folder to a work name in tmp/ (one syscall, inside a commit); removed after it. */

@@ -1,16 +1,16 @@
 // The read side of the disk tier: values (inline ones without a promise), file entries from
 // their heads (no index), single-file values by path or map. A damaged entry is dropped and
-// reported as a miss; a file missing because another process evicted (and maybe rewrote) it since
-// the index was read is read again from a fresh snapshot before it counts as damage.
+// reported as a miss; a file missing because another process evicted (and maybe put again) it
+// since the index was read counts as damage only once the write lock confirms it.
 import { readFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { hashFile, treeHash, treeHashAsync } from '../../hash.js';
 import { warn } from '../../log.js';
 import { mapFile, type MappedFile } from '../../mmap.js';
 import type { LocalFileEntry } from '../tier.js';
+import { blobState, NotABlob, readBlobFile } from './blob.js';
 import { readHead } from './files.js';
-import type { PutOp } from './queue.js';
-import { BLOB, decodeRecord, FILES, INLINE, valueOffset, type DiskRecord } from './record.js';
+import { safeDecode, sameVersion, type PutOp, type Seen } from './queue.js';
+import { BLOB, FILES, INLINE, valueOffset, type DiskRecord } from './record.js';
 import type { DiskStore } from './store.js';
 
 /** A file-backed value as handed out by `DiskTier.getFile`. */
@@ -40,6 +40,8 @@ export interface DiskEntry {
 }
 
 const TYPES = ['inline', 'blob', 'files'] as const;
+// Reads of a file that keeps being released and put again before a miss is given up on.
+const ATTEMPTS = 4;
 
 export class DiskReader {
   readonly #store: DiskStore;
@@ -80,12 +82,13 @@ export class DiskReader {
       const value = Buffer.allocUnsafe(len - off);
       raw.copy(value, 0, off, len);
       const want = raw.toString('hex', 20, 36);
-      if (value.length !== raw.readDoubleLE(4) || treeHash(value) !== want) return this.damaged(ns, key, want, 'checksum mismatch');
+      if (value.length !== raw.readDoubleLE(4) || treeHash(value) !== want) return this.damaged(ns, key, { type: INLINE, hash: want }, 'checksum mismatch');
       this.#store.stats.hits++;
       store.access.touch(ns, key);
       return value;
     }
-    return this.#readBlob(ns, key, decodeRecord(raw));
+    const rec = safeDecode(raw);
+    return rec ? this.#readBlob(ns, key, rec) : this.damaged(ns, key, undefined, 'index record is damaged');
   }
 
   #fromQueue(op: PutOp): Buffer | undefined {
@@ -99,27 +102,64 @@ export class DiskReader {
     return readFileSync(op.blobFile!);
   }
 
-  async #readBlob(ns: string, key: string, rec: DiskRecord, retried = false): Promise<Buffer | undefined> {
+  async #readBlob(ns: string, key: string, rec: DiskRecord, attempt = 0): Promise<Buffer | undefined> {
+    const path = this.#store.layout.blobPath(rec.hash);
     let value: Buffer;
     try {
-      value = await readFile(this.#store.layout.blobPath(rec.hash));
+      value = await readBlobFile(path, rec.size);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#store.fail('read', err);
-      else {
-        // Evicted (and maybe written again) by another process since our index read: read again
-        // from a fresh snapshot; only a file missing twice under a current record is damage.
-        const now = this.current(ns, key);
-        if (now?.type === BLOB && !retried) return this.#readBlob(ns, key, now, true);
-        if (now?.hash === rec.hash) return this.damaged(ns, key, rec.hash, 'file missing');
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        // Read again as it is now: a file-backed value, or the same bytes inline.
+        return this.#missing(ns, key, rec, attempt, async (r, a) => (r.type === BLOB ? this.#readBlob(ns, key, r, a) : this.value(ns, key)));
       }
+      if (err instanceof NotABlob) return this.damaged(ns, key, rec, err.message);
+      this.#store.fail('read', err);
       this.#store.stats.misses++;
       return undefined;
     }
     const sum = value.length >= 1 << 20 ? await treeHashAsync(value) : treeHash(value);
-    if (value.length !== rec.size || sum !== rec.hash) return this.damaged(ns, key, rec.hash, `file does not match its record`);
+    if (sum !== rec.hash) return this.damaged(ns, key, rec, `file does not match its record`);
     this.#store.stats.hits++;
     this.#store.access.touch(ns, key);
     return value;
+  }
+
+  /**
+   * The file of `rec` was missing. Since our index read, another process may have evicted the
+   * entry, released its file and put the same content again (a new file), or put it inline (the
+   * same content id, no file): only under the write lock, while no process places or removes a
+   * file, is a file missing under its record damage. Otherwise the read is retried with the
+   * record as it is now (`retry` gets whatever type it has), a few times, then missed.
+   */
+  #missing<T>(ns: string, key: string, rec: DiskRecord, attempt: number, retry: (rec: DiskRecord, attempt: number) => Promise<T | undefined>): Promise<T | undefined> | undefined {
+    const path = this.#store.layout.blobPath(rec.hash);
+    const verdict = this.#judge(ns, key, rec, () => blobState(path, rec.size) === 'missing');
+    if (verdict === 'dropped') return this.#report(ns, key, 'file missing');
+    if (attempt + 1 < ATTEMPTS) {
+      const now = verdict === 'intact' ? rec : this.current(ns, key);
+      if (now) return retry(now, attempt + 1);
+    }
+    this.#store.stats.misses++;
+    return undefined;
+  }
+
+  /**
+   * Whether the entry `key` (the version `seen`) is still damaged as `stillDamaged()` says, judged
+   * under the write lock and dropped if so. A read-only tier cannot take the lock: it judges from a
+   * fresh snapshot and drops nothing.
+   */
+  #judge(ns: string, key: string, seen: Seen | undefined, stillDamaged?: () => boolean): 'dropped' | 'changed' | 'intact' {
+    if (this.#readOnly) {
+      const now = this.current(ns, key);
+      if (!now || (seen !== undefined && !sameVersion(now, seen))) return 'changed';
+      return !stillDamaged || stillDamaged() ? 'dropped' : 'intact';
+    }
+    try {
+      return this.#store.queue.dropDamaged(ns, key, seen, stillDamaged);
+    } catch (err) {
+      this.#store.fail('delete of a damaged entry', err);
+      return 'changed';
+    }
   }
 
   /** The record of the key in a fresh snapshot (after other processes' writes). */
@@ -129,19 +169,17 @@ export class DiskReader {
     return idx.recordSafe(ns, key);
   }
 
-  /** Drops a damaged entry (only the version that was read: another process may have replaced it). */
-  damaged(ns: string, key: string, hash: string | undefined, why: string): undefined {
+  #report(ns: string, key: string, why: string): undefined {
     this.#store.stats.corrupt++;
     this.#store.stats.misses++;
     warn('ERR_CORRUPT', `dropped damaged cache entry ${ns}/${key} in ${this.#store.layout.dir}: ${why}`);
-    if (!this.#readOnly) {
-      try {
-        this.#store.queue.deleteNow(ns, key, { hash });
-      } catch (err) {
-        this.#store.fail('delete of a damaged entry', err);
-      }
-    }
     return undefined;
+  }
+
+  /** Reports and drops a damaged entry (only the version `seen`, when known: another process may have replaced it). */
+  damaged(ns: string, key: string, seen: Seen | undefined, why: string): undefined {
+    this.#judge(ns, key, seen);
+    return this.#report(ns, key, why);
   }
 
   /** {@link getFiles} without hashing: synchronous, for hit paths that verify by other means. */
@@ -155,7 +193,21 @@ export class DiskReader {
       this.#store.stats.misses++;
       return undefined;
     }
-    if ('damaged' in found) return this.damaged(ns, key, found.id, found.damaged);
+    if ('damaged' in found) {
+      if (found.id === undefined) return this.damaged(ns, key, undefined, found.damaged);
+      // Judged again under the write lock, as a missing blob is (see #missing).
+      let latest: ReturnType<typeof readHead> = found;
+      const verdict = this.#judge(ns, key, { type: FILES, hash: found.id }, () => {
+        latest = readHead(this.#store.layout, ns, key);
+        return latest !== undefined && 'damaged' in latest;
+      });
+      if (verdict === 'dropped') return this.#report(ns, key, found.damaged);
+      if (verdict !== 'intact' || !latest || 'damaged' in latest) {
+        this.#store.stats.misses++;
+        return undefined;
+      }
+      found = latest;
+    }
     this.#store.stats.hits++;
     this.#store.access.touch(ns, key);
     return found.entry;
@@ -167,39 +219,51 @@ export class DiskReader {
    */
   async getFile(ns: string, key: string, options: { map?: boolean; verify?: boolean }): Promise<DiskFile | undefined> {
     this.#store.queue.flushSync();
-    let rec = this.#store.index().record(ns, key);
-    for (let attempt = 0; rec !== undefined && rec.type === BLOB; attempt++) {
-      const path = this.#store.layout.blobPath(rec.hash);
-      let mapped: MappedFile | undefined;
-      try {
-        if (options.map) mapped = mapFile(path);
-        if (options.verify !== false) {
-          const sum = mapped ? await treeHashAsync(mapped.buffer) : await hashFile(path);
-          const size = mapped ? mapped.byteLength : (await stat(path)).size;
-          if (sum !== rec.hash || size !== rec.size) {
-            mapped?.close();
-            return this.damaged(ns, key, rec.hash, 'checksum mismatch');
-          }
-        }
-        this.#store.stats.hits++;
-        this.#store.access.touch(ns, key);
-        return { path, size: rec.size, kind: rec.kind, meta: rec.meta, ...(mapped ? { mapped } : {}) };
-      } catch (err) {
-        mapped?.close();
-        const code = (err as { code?: string }).code;
-        if (code !== 'ERR_IO' && code !== 'ENOENT') {
-          this.#store.fail('getFile', err);
-          break;
-        }
-        // As in #readBlob: evicted (and maybe written again) since the index read.
-        const now = this.current(ns, key);
-        if (attempt > 0 && now?.hash === rec.hash) return this.damaged(ns, key, rec.hash, 'file missing');
-        rec = now;
-        if (attempt > 0) break;
-      }
+    let rec: DiskRecord | undefined;
+    try {
+      rec = this.#store.index().record(ns, key);
+    } catch (err) {
+      return this.damaged(ns, key, undefined, (err as Error).message);
     }
-    this.#store.stats.misses++;
-    return undefined;
+    if (rec?.type !== BLOB) {
+      this.#store.stats.misses++;
+      return undefined;
+    }
+    return this.#getFile(ns, key, rec, options, 0);
+  }
+
+  async #getFile(ns: string, key: string, rec: DiskRecord, options: { map?: boolean; verify?: boolean }, attempt: number): Promise<DiskFile | undefined> {
+    const path = this.#store.layout.blobPath(rec.hash);
+    const retry = async (r: DiskRecord, a: number) => {
+      if (r.type === BLOB) return this.#getFile(ns, key, r, options, a);
+      this.#store.stats.misses++; // inline now: no file to hand out
+      return undefined;
+    };
+    // Checked before it is opened: a FIFO or a link to a device in its place is damage, not a wait.
+    const state = blobState(path, rec.size);
+    if (state === 'missing') return this.#missing(ns, key, rec, attempt, retry);
+    if (state !== 'ok') return this.damaged(ns, key, rec, state);
+    let mapped: MappedFile | undefined;
+    try {
+      if (options.map) mapped = mapFile(path);
+      if (options.verify !== false) {
+        const sum = mapped ? await treeHashAsync(mapped.buffer) : await hashFile(path);
+        if (sum !== rec.hash || (mapped && mapped.byteLength !== rec.size)) {
+          mapped?.close();
+          return this.damaged(ns, key, rec, 'checksum mismatch');
+        }
+      }
+    } catch (err) {
+      mapped?.close();
+      // Maybe gone between the check and the open (released, maybe put again): as a missing file.
+      if ((err as { code?: string }).code === 'ERR_IO' && attempt + 1 < ATTEMPTS) return this.#missing(ns, key, rec, attempt, retry);
+      this.#store.fail('getFile', err);
+      this.#store.stats.misses++;
+      return undefined;
+    }
+    this.#store.stats.hits++;
+    this.#store.access.touch(ns, key);
+    return { path, size: rec.size, kind: rec.kind, meta: rec.meta, ...(mapped ? { mapped } : {}) };
   }
 
   /** Index metadata of an entry without reading its value. */

@@ -67,6 +67,8 @@ export function decodeRecord(b: Buffer): DiskRecord {
   if (type === INLINE && b.length - end !== size) corrupt('inline value length');
   const kindLen = b.readUInt16LE(2);
   const metaLen = b.readUInt32LE(36);
+  const created = b.readDoubleLE(12);
+  if (!Number.isFinite(created)) corrupt('creation time');
   let meta: Record<string, unknown> | undefined;
   if (metaLen > 0) {
     try {
@@ -74,11 +76,12 @@ export function decodeRecord(b: Buffer): DiskRecord {
     } catch {
       corrupt('meta JSON');
     }
+    if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) corrupt('meta is not an object');
   }
   return {
     type,
     size,
-    created: b.readDoubleLE(12),
+    created,
     hash: b.toString('hex', 20, 36),
     kind: b.toString('utf8', RECORD_FIXED, RECORD_FIXED + kindLen),
     meta,

@@ -1,7 +1,7 @@
 // The state one process keeps per cache directory, shared by every DiskTier handle on it: the
 // index (opened on first need), the write queue and the access log, the open marker, and what
 // runs at exit: the queue is committed synchronously then, `process.exit()` included.
-import { chmodSync, closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { STALE_WORK_MS } from '../../defaults.js';
 import { CacheError } from '../../errors.js';
@@ -25,7 +25,10 @@ export class DiskStore {
   durable = false;
   accessFlushMs = 1000;
   #handles = 0;
+  /** Handles that may write: without one, the index is opened read-only and nothing is written. */
+  #writers = 0;
   #index: DiskIndex | undefined;
+  #indexReadOnly = false;
   #writable = false;
   #cleaned = false;
   #released = false;
@@ -42,10 +45,11 @@ export class DiskStore {
   }
 
   /** The store of `dir` (absolute), shared by every handle of this process. */
-  static acquire(dir: string): DiskStore {
+  static acquire(dir: string, readOnly = false): DiskStore {
     let s = stores.get(dir);
     if (!s) stores.set(dir, (s = new DiskStore(dir)));
     s.#handles++;
+    if (!readOnly) s.#writers++;
     s.#unregisterExit ??= atExit('commit', () => {
       s!.#atExit();
       s!.#removeOwnWork();
@@ -54,15 +58,19 @@ export class DiskStore {
   }
 
   /** Releases a handle: the last one commits, closes the index and removes the marker. */
-  async release(): Promise<void> {
-    if (--this.#handles > 0) {
+  async release(readOnly = false): Promise<void> {
+    if (this.#handles > 1) {
+      // Committed while this handle still counts (the last writer's commit needs a writable index).
       this.queue.flushSync();
       this.access.flush();
+      this.#handles--;
+      if (!readOnly) this.#writers--;
       return;
     }
     stores.delete(this.layout.dir);
     await this.#background;
     this.#atExit();
+    this.#handles = this.#writers = 0;
     this.#released = true; // a flush scheduled before must not reopen the index
     this.#unregisterExit?.();
     this.access.stop();
@@ -70,6 +78,11 @@ export class DiskStore {
       this.#index = undefined;
       await releaseEnv(this.layout.index);
     }
+  }
+
+  /** No handle may write: the index is opened read-only, access times are not recorded. */
+  get readOnly(): boolean {
+    return this.#writers === 0;
   }
 
   /** True once the last handle closed. */
@@ -88,7 +101,12 @@ export class DiskStore {
 
   get maxBytes(): number {
     if (this.explicitMax !== undefined) return this.explicitMax;
-    const stored = this.index().meta('maxBytes');
+    let stored: Buffer | undefined;
+    try {
+      stored = this.index().meta('maxBytes');
+    } catch {
+      /* no index (a full disk): the default; the commit fails softly */
+    }
     return stored ? Number(stored.toString()) : Number.POSITIVE_INFINITY;
   }
 
@@ -96,7 +114,11 @@ export class DiskStore {
   writable(): void {
     if (this.#writable) return;
     this.#writable = true;
-    this.layout.ensure();
+    try {
+      this.layout.ensure();
+    } catch {
+      return; // a full disk: the commit fails softly later
+    }
     // A marker per process: one of a dead process means it crashed, possibly between placing a
     // file and indexing it, and the next opener collects such orphans.
     const marker = join(this.layout.tmp, workName('.open'));
@@ -108,32 +130,43 @@ export class DiskStore {
     }
   }
 
-  /** The index, opened on first need. */
+  /** The index, opened on first need (read-only while no handle may write). */
   index(): DiskIndex {
-    if (this.#index) return this.#index;
+    if (this.#index && !(this.#indexReadOnly && !this.readOnly)) return this.#index;
     if (this.#released) throw new CacheError('ERR_CLOSED', `disk tier at ${this.layout.dir} is closed`);
-    mkdirSync(this.layout.index, { recursive: true, mode: 0o700 });
-    const idx = new DiskIndex(openEnv(this.layout.index));
+    if (this.#index) {
+      // Opened read-only, and now a handle writes: reopened writable (nothing pending on it).
+      this.#index = undefined;
+      void releaseEnv(this.layout.index);
+    }
+    const readOnly = this.readOnly;
+    const idx = new DiskIndex(openEnv(this.layout.index, { readOnly }));
     try {
-      idx.checkLayout(this.layout.dir, this.#handles > 0);
-      for (const f of ['data.mdb', 'lock.mdb']) {
-        const p = join(this.layout.index, f);
-        try {
-          if ((statSync(p).mode & 0o077) !== 0) chmodSync(p, 0o600);
-        } catch {
-          /* created by another process with its own umask; not fatal */
-        }
-      }
-      const stored = idx.meta('maxBytes')?.toString();
-      if (this.explicitMax !== undefined && stored !== String(this.explicitMax)) {
-        idx.txn(() => idx.setMeta('maxBytes', Buffer.from(String(this.explicitMax))));
-      }
+      idx.checkLayout(this.layout.dir, !readOnly);
+      if (!readOnly) this.#configure(idx);
     } catch (err) {
       void releaseEnv(this.layout.index);
       throw err;
     }
     this.#index = idx;
+    this.#indexReadOnly = readOnly;
     return idx;
+  }
+
+  /** Owner-only modes on the index files, and the size limit a handle gave. */
+  #configure(idx: DiskIndex): void {
+    for (const f of ['data.mdb', 'lock.mdb']) {
+      const p = join(this.layout.index, f);
+      try {
+        if ((statSync(p).mode & 0o077) !== 0) chmodSync(p, 0o600);
+      } catch {
+        /* created by another process with its own umask; not fatal */
+      }
+    }
+    const stored = idx.meta('maxBytes')?.toString();
+    if (this.explicitMax !== undefined && stored !== String(this.explicitMax)) {
+      idx.txn(() => idx.setMeta('maxBytes', Buffer.from(String(this.explicitMax))));
+    }
   }
 
   /**
@@ -143,7 +176,12 @@ export class DiskStore {
   cleanAtOpen(collect: () => void): void {
     if (this.#cleaned) return;
     this.#cleaned = true;
-    this.layout.ensure();
+    try {
+      this.layout.ensure();
+    } catch (err) {
+      this.fail('open', err); // a full disk: nothing to clean, the cache works uncached
+      return;
+    }
     const removed = cleanStaleWork(this.layout.tmp, STALE_WORK_MS);
     if (!removed.some((n) => n.endsWith('.open'))) return;
     this.#background = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
@@ -153,7 +191,7 @@ export class DiskStore {
 
   fail(op: string, err: unknown): void {
     this.stats.errors++;
-    warn('ERR_TIER', `disk tier ${op} failed in ${this.layout.dir} (${(err as Error)?.message ?? err}); continuing without it`);
+    warn((err as CacheError)?.code === 'ERR_NO_SPACE' ? 'ERR_NO_SPACE' : 'ERR_TIER', `disk tier ${op} failed in ${this.layout.dir} (${(err as Error)?.message ?? err}); continuing without it`);
   }
 
   /**

@@ -6,16 +6,17 @@
 // the disk on the next turn, on flush(), or at exit.
 import { stat } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { toBytes } from '../../bytes.js';
 import { DEFAULT_ACCESS_FLUSH_MS, DEFAULT_INLINE_THRESHOLD, DEFAULT_MAX_DISK_BYTES, ORPHAN_GRACE_MS } from '../../defaults.js';
 import { CacheError, checkInteger, checkOptionNames, invalidType } from '../../errors.js';
 import { hashFile, treeHash } from '../../hash.js';
 import { checkKey, checkNamespace, DEFAULT_NAMESPACE } from '../namespace.js';
+import { checkKind, checkMeta } from '../meta.js';
 import type { EntryInfo, FileSource, LocalFileEntry, NamespaceStats, PutFilesMeta, PutMeta, Tier, TierStats } from '../tier.js';
 import { acquireLock, type LockResult } from '../work.js';
 import { checkSources, isWorkFile, prepareFiles, stageFile, verifyFiles, writeHead } from './files.js';
-import { unlinkQuietly, writeNewFile } from './layout.js';
+import { checkCacheDir, unlinkQuietly, writeNewFile } from './layout.js';
 import { BLOB, encodeRecord, FILES, INLINE } from './record.js';
 import type { PutOp } from './queue.js';
 import { DiskReader, type DiskEntry, type DiskFile } from './read.js';
@@ -60,8 +61,12 @@ export class DiskTier implements Tier {
     const explicitMax = options.maxBytes === undefined ? undefined : checkInteger('options.maxBytes', options.maxBytes, 0, Number.MAX_SAFE_INTEGER);
     this.inlineThreshold = options.inlineThreshold === undefined ? DEFAULT_INLINE_THRESHOLD : checkInteger('options.inlineThreshold', options.inlineThreshold, 0, 1 << 30);
     const flushMs = options.accessFlushMs === undefined ? DEFAULT_ACCESS_FLUSH_MS : checkInteger('options.accessFlushMs', options.accessFlushMs, 1, 3_600_000);
+    for (const flag of ['durable', 'readOnly'] as const) {
+      if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw invalidType(`options.${flag}`, 'boolean', options[flag]);
+    }
     this.#readOnly = Boolean(options.readOnly);
-    const store = (this.#store = DiskStore.acquire(this.dir));
+    checkCacheDir(this.dir, !this.#readOnly);
+    const store = (this.#store = DiskStore.acquire(this.dir, this.#readOnly));
     this.#reader = new DiskReader(store, this.#readOnly);
     if (explicitMax !== undefined) store.explicitMax = explicitMax;
     if (options.durable) store.durable = true;
@@ -143,6 +148,7 @@ export class DiskTier implements Tier {
   put(key: string, value: Uint8Array, meta: PutMeta = {}): boolean {
     this.#assertWritable();
     checkKey(key);
+    checkAttached(meta);
     const ns = this.#ns(meta.namespace);
     const bytes = toBytes('value', value);
     if (bytes.byteLength > this.maxBytes) {
@@ -179,6 +185,7 @@ export class DiskTier implements Tier {
   async putFile(key: string, path: string, meta: PutMeta = {}): Promise<boolean> {
     this.#assertWritable();
     checkKey(key);
+    checkAttached(meta);
     const ns = this.#ns(meta.namespace);
     if (typeof path !== 'string' || path.length === 0) throw invalidType('path', 'file path', path);
     try {
@@ -207,6 +214,7 @@ export class DiskTier implements Tier {
   async putFiles(key: string, files: readonly FileSource[], meta: PutFilesMeta = {}): Promise<boolean> {
     this.#assertWritable();
     checkKey(key);
+    checkAttached(meta);
     const ns = this.#ns(meta.namespace);
     const sources = checkSources(files);
     const store = this.#store;
@@ -251,7 +259,7 @@ export class DiskTier implements Tier {
     const problem = await verifyFiles(entry);
     if (!problem) return entry;
     this.#stats.hits--; // counted again as a miss
-    return this.#reader.damaged(entry.namespace, key, undefined, problem);
+    return this.#reader.damaged(entry.namespace, key, { type: FILES, hash: basename(entry.dir) }, problem);
   }
 
   /** {@link getFiles} without hashing: synchronous, for hit paths that verify by other means. */
@@ -411,8 +419,15 @@ export class DiskTier implements Tier {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#store.release();
+    await this.#store.release(this.#readOnly);
   }
+}
+
+/** What a put attaches (kind, meta), checked before anything is written. */
+function checkAttached(meta: PutMeta): void {
+  if (meta === null || typeof meta !== 'object') throw invalidType('meta', '{ namespace?, kind?, meta? }', meta);
+  checkKind(meta.kind, 'meta.kind');
+  checkMeta(meta.meta, 'meta.meta');
 }
 
 /** Whether `t` is a {@link DiskTier} (by its shape: the Cache uses tiers through the interface only). */

@@ -1,19 +1,21 @@
 // Checking and repairing a disk tier: every record against its value, file or folder; LRU keys,
 // totals, namespace sizes and reference counts against the records; files nothing references.
-// A repair re-checks each problem in the transaction that fixes it (a live writer may have fixed
-// or replaced the entry since it was read), and rebuilds the derived keys from the records as that
-// transaction sees them.
-import { readdirSync, statSync } from 'node:fs';
+// Everything compared is read in one snapshot (a live writer never makes a report inconsistent);
+// a problem of an entry counts only once confirmed under the write lock, its record unchanged and
+// the problem still there, and a repair fixes it in that same transaction. Derived keys are
+// rebuilt from the records as one commit sees them; no repair ever clears a database.
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ORPHAN_GRACE_MS, STALE_WORK_MS } from '../../defaults.js';
 import { hashFile, treeHash } from '../../hash.js';
 import { logDebug } from '../../log.js';
 import { cleanStaleWork, isStaleWork } from '../work.js';
 import { readHead, verifyFiles } from './files.js';
-import type { DiskIndex } from './index.js';
+import type { Counters, DiskIndex } from './index.js';
+import { blobState } from './blob.js';
 import { unlinkQuietly } from './layout.js';
 import { BLOB, FILES, INLINE, valueOffset, type DiskRecord } from './record.js';
-import { moveToTrash, safeDecode } from './queue.js';
+import { moveToTrash, safeDecode, type Freed } from './queue.js';
 import { nextStamp } from './access.js';
 import type { DiskStore } from './store.js';
 
@@ -35,93 +37,137 @@ export interface VerifyReport {
 
 const HEX32 = /^[0-9a-f]{32}$/;
 
+/** An entry as the snapshot saw it: its record bytes (a copy) and its last access. */
 interface Seen {
   ns: string;
   key: string;
+  raw: Buffer;
   rec: DiskRecord | undefined;
-  value?: Buffer;
-  error?: string;
+  stamp: number | undefined;
+}
+
+/** Everything verify compares, read in one snapshot (no await in between: one read transaction). */
+interface Snapshot {
+  seen: Seen[];
+  lru: Set<string>;
+  totals: { bytes: number; entries: number };
+  counters: [string, Counters][];
+  refs: [string, number][];
+}
+
+function takeSnapshot(idx: DiskIndex): Snapshot {
+  idx.refresh();
+  const seen: Seen[] = [];
+  for (const [ns, key, raw] of idx.entries()) seen.push({ ns, key, raw: Buffer.from(raw), rec: safeDecode(raw), stamp: undefined });
+  for (const e of seen) e.stamp = idx.stamp(e.ns, e.key);
+  const lru = new Set<string>();
+  for (const [stamp, ns, key] of idx.lru()) lru.add(`${ns}\0${key}\0${stamp}`);
+  return { seen, lru, totals: idx.totals(), counters: [...idx.allCounters()], refs: [...idx.allRefs()] };
+}
+
+/** A problem of one entry, with what must still hold for it to be true when it is confirmed. */
+interface Found {
+  e: Seen;
+  problem: Omit<VerifyProblem, 'namespace' | 'key'>;
+  /** Asked under the write lock (or in a fresh snapshot when read-only), the record unchanged. */
+  stillBad: () => boolean;
+}
+
+/** The identity of a file's bytes: the same file, never written since (content files never are). */
+function identity(path: string): string {
+  try {
+    const st = lstatSync(path);
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  } catch {
+    return 'missing';
+  }
 }
 
 /** Checks one entry's bytes; a problem, if any. */
-async function checkEntry(store: DiskStore, e: Seen): Promise<Omit<VerifyProblem, 'namespace' | 'key'> | undefined> {
+async function checkEntry(store: DiskStore, e: Seen): Promise<Found | undefined> {
   const { rec } = e;
-  if (!rec) return { problem: 'bad-record', detail: e.error };
+  const found = (problem: Found['problem'], stillBad: () => boolean = () => true): Found => ({ e, problem, stillBad });
+  if (!rec) return found({ problem: 'bad-record', detail: 'record cannot be decoded' });
   if (rec.type === INLINE) {
-    if (e.value === undefined) return { problem: 'missing-value' };
-    return e.value.length !== rec.size || treeHash(e.value) !== rec.hash ? { problem: 'checksum' } : undefined;
+    const value = e.raw.subarray(valueOffset(e.raw));
+    return value.length !== rec.size || treeHash(value) !== rec.hash ? found({ problem: 'checksum' }) : undefined;
   }
   if (rec.type === BLOB) {
     const path = store.layout.blobPath(rec.hash);
+    const before = identity(path);
+    const state = blobState(path, rec.size);
+    const same = () => identity(path) === before;
+    if (state === 'missing') return found({ path, problem: 'missing-file' }, same);
+    if (state !== 'ok') return found({ path, problem: 'checksum', detail: state }, same);
     try {
-      return statSync(path).size !== rec.size || (await hashFile(path)) !== rec.hash ? { path, problem: 'checksum' } : undefined;
+      return (await hashFile(path)) !== rec.hash ? found({ path, problem: 'checksum' }, same) : undefined;
     } catch {
-      return { path, problem: 'missing-file' };
+      return found({ path, problem: 'missing-file' }, () => identity(path) === 'missing' || same());
     }
   }
-  const found = readHead(store.layout, e.ns, e.key);
-  if (!found) return { problem: 'missing-head' };
-  if ('damaged' in found) return { problem: found.id === undefined ? 'bad-record' : 'missing-file', detail: found.damaged };
-  if (found.entry.dir !== store.layout.entryDir(rec.hash)) return { problem: 'bad-record', detail: 'head and record name different files' };
-  const why = await verifyFiles(found.entry);
-  return why ? { path: found.entry.dir, problem: 'checksum', detail: why } : undefined;
+  const head = store.layout.headPath(e.ns, e.key);
+  const headBefore = identity(head);
+  const entry = readHead(store.layout, e.ns, e.key);
+  if (!entry) return found({ problem: 'missing-head' }, () => identity(head) === 'missing');
+  const sameHead = () => identity(head) === headBefore;
+  if ('damaged' in entry) {
+    // A missing file: the same head, and the files it names still not all there.
+    const again = () => sameHead() && 'damaged' in (readHead(store.layout, e.ns, e.key) ?? { damaged: '' });
+    return found({ problem: entry.id === undefined ? 'bad-record' : 'missing-file', detail: entry.damaged }, again);
+  }
+  if (entry.entry.dir !== store.layout.entryDir(rec.hash)) return found({ problem: 'bad-record', detail: 'head and record name different files' }, sameHead);
+  const ids = entry.entry.files.map((f) => identity(f.path));
+  const why = await verifyFiles(entry.entry);
+  const sameFiles = () => sameHead() && entry.entry.files.every((f, i) => identity(f.path) === ids[i]);
+  return why ? found({ path: entry.entry.dir, problem: 'checksum', detail: why }, sameFiles) : undefined;
 }
 
 export async function verifyDisk(store: DiskStore, options: { repair: boolean; onProgress?: (done: number, total: number) => void }): Promise<VerifyReport> {
   const idx = store.index();
   store.access.flush();
-  idx.refresh();
-  // Read everything first: no awaits while an LMDB cursor is open.
-  const seen: Seen[] = [];
-  for (const [ns, key, raw] of idx.entries()) {
-    try {
-      const rec = safeDecodeStrict(raw);
-      seen.push({ ns, key, rec, ...(rec.type === INLINE ? { value: Buffer.from(raw.subarray(valueOffset(raw), raw.length)) } : {}) });
-    } catch (err) {
-      seen.push({ ns, key, rec: undefined, error: (err as Error).message });
-    }
-  }
-  const lru = new Set<string>();
-  for (const [stamp, ns, key] of idx.lru()) lru.add(`${ns}\0${key}\0${stamp}`);
-  const problems: VerifyProblem[] = [];
-  const bad: Seen[] = [];
+  const snap = takeSnapshot(idx);
+  const candidates: Found[] = [];
   const sizes = new Map<string, { entries: number; bytes: number }>();
   const refs = new Map<string, number>();
+  const lruProblems: VerifyProblem[] = [];
   let entries = 0;
   let bytes = 0;
-  for (const [i, e] of seen.entries()) {
-    options.onProgress?.(i + 1, seen.length);
-    const p = await checkEntry(store, e);
-    if (p) {
-      problems.push({ namespace: e.ns, key: e.key, ...p });
-      bad.push(e);
-    }
+  for (const e of snap.seen) {
     if (!e.rec) continue;
     entries++;
     bytes += e.rec.size;
     const s = sizes.get(e.ns) ?? { entries: 0, bytes: 0 };
     sizes.set(e.ns, { entries: s.entries + 1, bytes: s.bytes + e.rec.size });
     if (e.rec.type !== INLINE) refs.set(e.rec.hash, (refs.get(e.rec.hash) ?? 0) + 1);
-    const stamp = idx.stamp(e.ns, e.key);
-    if (stamp === undefined || !lru.delete(`${e.ns}\0${e.key}\0${stamp}`)) problems.push({ namespace: e.ns, key: e.key, problem: 'lru-mismatch', detail: 'entry has no LRU key' });
+    if (e.stamp === undefined || !snap.lru.delete(`${e.ns}\0${e.key}\0${e.stamp}`)) lruProblems.push({ namespace: e.ns, key: e.key, problem: 'lru-mismatch', detail: 'entry has no LRU key' });
   }
-  for (const stale of lru) {
+  for (const [i, e] of snap.seen.entries()) {
+    options.onProgress?.(i + 1, snap.seen.length);
+    const f = await checkEntry(store, e);
+    if (f) candidates.push(f);
+  }
+  const derived: VerifyProblem[] = [...lruProblems];
+  for (const stale of snap.lru) {
     const [ns, key] = stale.split('\0');
-    problems.push({ namespace: ns, key, problem: 'lru-mismatch', detail: 'LRU key without entry' });
+    derived.push({ namespace: ns, key, problem: 'lru-mismatch', detail: 'LRU key without entry' });
   }
-  const totals = idx.totals();
-  if (totals.bytes !== bytes || totals.entries !== entries) {
-    problems.push({ problem: 'totals', detail: `index says ${totals.entries} entries / ${totals.bytes} bytes, found ${entries} / ${bytes}` });
+  if (snap.totals.bytes !== bytes || snap.totals.entries !== entries) {
+    derived.push({ problem: 'totals', detail: `index says ${snap.totals.entries} entries / ${snap.totals.bytes} bytes, found ${entries} / ${bytes}` });
   }
-  for (const [ns, c] of idx.allCounters()) {
+  for (const [ns, c] of snap.counters) {
     const s = sizes.get(ns) ?? { entries: 0, bytes: 0 };
-    if (c.entries !== s.entries || c.bytes !== s.bytes) problems.push({ namespace: ns, problem: 'totals', detail: `namespace ${ns}: counters say ${c.entries} entries / ${c.bytes} bytes, found ${s.entries} / ${s.bytes}` });
+    if (c.entries !== s.entries || c.bytes !== s.bytes) derived.push({ namespace: ns, problem: 'totals', detail: `namespace ${ns}: counters say ${c.entries} entries / ${c.bytes} bytes, found ${s.entries} / ${s.bytes}` });
   }
-  for (const [id, n] of idx.allRefs()) {
-    if (refs.get(id) !== n) problems.push({ problem: 'refs', detail: `${id} has ${n} references, ${refs.get(id) ?? 0} records use it` });
+  for (const [id, n] of snap.refs) {
+    if (refs.get(id) !== n) derived.push({ problem: 'refs', detail: `${id} has ${n} references, ${refs.get(id) ?? 0} records use it` });
     refs.delete(id);
   }
-  for (const [id, n] of refs) problems.push({ problem: 'refs', detail: `${id} has no references, ${n} records use it` });
+  for (const [id, n] of refs) derived.push({ problem: 'refs', detail: `${id} has no references, ${n} records use it` });
+
+  const repair = options.repair && !store.readOnly;
+  const confirmed = confirm(store, idx, candidates, repair);
+  const problems: VerifyProblem[] = confirmed.map((f) => ({ namespace: f.e.ns, key: f.e.key, ...f.problem }));
+  problems.push(...derived);
   const orphans = listOrphans(store, ORPHAN_GRACE_MS);
   for (const o of orphans) problems.push({ path: o.path, problem: 'orphan-file' });
   for (const name of safeReaddir(store.layout.tmp)) {
@@ -129,48 +175,60 @@ export async function verifyDisk(store: DiskStore, options: { repair: boolean; o
   }
 
   let repaired = 0;
-  if (options.repair && problems.length > 0) {
-    repaired += repairIndex(store, idx, bad);
-    const derived = problems.filter((p) => p.problem === 'lru-mismatch' || p.problem === 'totals' || p.problem === 'refs').length;
-    repaired += derived + removeOrphans(store, orphans) + cleanStaleWork(store.layout.tmp, STALE_WORK_MS).length;
+  if (repair) {
+    repaired += confirmed.length;
+    if (derived.length > 0) {
+      rebuildIndex(store, idx);
+      repaired += derived.length;
+    }
+    repaired += removeOrphans(store, orphans) + cleanStaleWork(store.layout.tmp, STALE_WORK_MS).length;
   }
   return { entries, bytes, problems, repaired };
 }
 
-function safeDecodeStrict(raw: Buffer): DiskRecord {
-  const rec = safeDecode(raw);
-  if (!rec) throw new Error('record cannot be decoded');
-  return rec;
-}
-
-/** Drops bad entries (each only if unchanged since it was judged) and rebuilds derived keys. */
-function repairIndex(store: DiskStore, idx: DiskIndex, bad: Seen[]): number {
-  const freed: string[] = [];
+/**
+ * The candidates that are still problems: each record unchanged (the same bytes) and its
+ * `stillBad()` true, judged under the write lock, while no process places or removes a file (or,
+ * read-only, in a fresh snapshot). With `repair`, each is dropped in that same transaction.
+ */
+function confirm(store: DiskStore, idx: DiskIndex, candidates: Found[], repair: boolean): Found[] {
+  if (candidates.length === 0) return [];
+  const unchanged = (f: Found) => {
+    const now = idx.recordView(f.e.ns, f.e.key);
+    // lmdb-js hands out a reused buffer whose `length` is the value's: compare that many bytes.
+    return now !== undefined && now.length === f.e.raw.length && f.e.raw.equals(now.subarray(0, now.length)) && f.stillBad();
+  };
+  if (store.readOnly) {
+    idx.refresh();
+    return candidates.filter(unchanged);
+  }
+  const freed: Freed[] = [];
   const trash: string[] = [];
-  const dropped = idx.txn(() => {
-    let n = 0;
-    for (const e of bad) {
-      const raw = idx.recordView(e.ns, e.key);
-      if (raw === undefined) continue;
-      const now = safeDecode(raw);
-      if (e.rec ? now?.hash !== e.rec.hash : now !== undefined) continue; // replaced since: not ours to drop
-      idx.removeRecord(e.ns, e.key);
-      idx.removeStamp(e.ns, e.key);
-      if (now?.type === FILES) unlinkQuietly([store.layout.headPath(e.ns, e.key)]);
-      // Damaged content goes at once: the next put of the same content must not reuse it.
-      if (now && now.type !== INLINE) store.queue.removeContentInTxn(now.hash, trash);
-      n++;
+  const out = idx.txn(() => {
+    const bad = candidates.filter(unchanged);
+    if (repair) {
+      for (const f of bad) {
+        store.queue.removeInTxn(idx, f.e.ns, f.e.key, f.e.rec, freed);
+        // Damaged content goes at once: the next put of the same content must not reuse it.
+        if (f.e.rec && f.e.rec.type !== INLINE) store.queue.removeContentInTxn({ id: f.e.rec.hash, type: f.e.rec.type }, trash);
+      }
     }
-    rebuild(idx, freed);
-    return n;
+    return bad;
   });
   store.queue.removeTrees(trash);
   store.queue.releaseFreed(freed);
-  return dropped;
+  return out;
+}
+
+/** Rebuilds the derived keys from the records, in one commit (never a clear of the database). */
+function rebuildIndex(store: DiskStore, idx: DiskIndex): void {
+  const freed: Freed[] = [];
+  idx.txn(() => rebuild(idx, freed));
+  store.queue.releaseFreed(freed);
 }
 
 /** Inside a commit: LRU keys, totals, namespace sizes and references recomputed from the records. */
-function rebuild(idx: DiskIndex, freed: string[]): void {
+function rebuild(idx: DiskIndex, freed: Freed[]): void {
   const records: [string, string, DiskRecord][] = [];
   for (const [ns, key, raw] of idx.entries()) {
     const rec = safeDecode(raw);
@@ -198,7 +256,7 @@ function rebuild(idx: DiskIndex, freed: string[]): void {
     const want = refs.get(id) ?? 0;
     refs.delete(id);
     if (want !== n) idx.addRef(id, want - n);
-    if (want === 0) freed.push(id);
+    if (want === 0) freed.push({ id });
   }
   for (const [id, n] of refs) idx.addRef(id, n);
 }

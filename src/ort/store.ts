@@ -9,7 +9,7 @@ import type { Cipher } from '../cipher.js';
 import { hash } from '../hash.js';
 import { logDebug } from '../log.js';
 import { defaultCacheDir } from '../paths.js';
-import { peekFileEntry, type Peeked } from '../store/disk/peek.js';
+import { peekFileEntry, touchFileEntry, type Peeked } from '../store/disk/peek.js';
 import type { FileSource, PutMeta, Tier } from '../store/tier.js';
 import type { CheckedCacheOptions } from './options.js';
 
@@ -93,10 +93,12 @@ export class SessionStore {
   }
 
   /**
-   * Records a hit found by {@link peek} in the Cache (access time for the LRU, hit counters): at
-   * once when the Cache is open already, else a moment later, off the start-up path.
+   * Records a hit found by {@link peek}: at once on the entry's head (its access time for the LRU,
+   * which survives a process that exits right away), and in the Cache (access time and hit
+   * counters) at once when it is open already, else a moment later, off the start-up path.
    */
   recordHit(ns: string, key: string): void {
+    if (this.dir !== undefined) touchFileEntry(this.dir, ns, key);
     this.#hits.add(`${ns}\0${key}`);
     if (this.#ready) return this.#flushHits();
     if (this.#timer) return;

@@ -3,12 +3,13 @@
 // verifies clean; process.exit() right after hits ends the process; a lock of a dead process is
 // taken over; a clean exit leaves no open marker.
 import { execFile, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import { DiskTier } from '../../src/store/disk/tier.js';
 import { HOST } from '../../src/store/work.js';
 import { models } from '../models.js';
 import { dirs, listSessions } from './helpers.js';
@@ -98,6 +99,21 @@ describe('a hit in a fresh process', () => {
     const r = fixture({ model: models.ocrCls, dir, creates: 2, input: [1, 3, 48, 192] });
     expect(r.results.map((x) => x.status)).toEqual(['hit', 'hit']);
     expect(r.lmdbLoaded).toBe(false);
+  });
+
+  it('that exits at once keeps its entry warm: eviction takes the touched head for an access', async () => {
+    const dir = newDir();
+    const { key } = fixture({ model: models.ocrCls, dir, wait: true }).results[0];
+    const tier = new DiskTier({ dir });
+    tier.put('v'.repeat(32), randomBytes(100_000)); // used after the session entry
+    await tier.flush();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(fixture({ model: models.ocrCls, dir, end: 'exit' }).results[0].status).toBe('hit');
+    // Room for all but 100 kB: the least recently used entries go until that is freed.
+    await tier.prune(tier.stats().bytes - 100_000);
+    expect(tier.has('v'.repeat(32))).toBe(false);
+    expect(await tier.getFiles(key, 'session')).toBeDefined();
+    await tier.close();
   });
 });
 

@@ -273,6 +273,7 @@ export class WriteQueue {
       let bytes = 0;
       const victims: [string, string, DiskRecord][] = [];
       const stale: [number, string, string][] = [];
+      const touched: [number, number, string, string][] = [];
       // Collect first, then delete: no writes while the cursor walks the LRU keys.
       for (const [stamp, ns, key] of idx.lru()) {
         if (totals.bytes - bytes <= target) break;
@@ -280,11 +281,16 @@ export class WriteQueue {
         const rec = idx.stamp(ns, key) === stamp ? idx.recordSafe(ns, key) : undefined;
         if (!rec) stale.push([stamp, ns, key]);
         else {
-          victims.push([ns, key, rec]);
-          bytes += rec.size;
+          const headStamp = rec.type === FILES ? this.#headTouched(ns, key, stamp) : undefined;
+          if (headStamp !== undefined) touched.push([stamp, headStamp, ns, key]);
+          else {
+            victims.push([ns, key, rec]);
+            bytes += rec.size;
+          }
         }
       }
       for (const [stamp, ns, key] of stale) idx.removeLruKey(stamp, ns, key);
+      for (const [old, stamp, ns, key] of touched) idx.setStamp(ns, key, stamp, old);
       for (const [ns, key, rec] of victims) {
         this.removeInTxn(idx, ns, key, rec, freed);
         idx.addCounters(ns, { evictions: 1 });
@@ -294,6 +300,19 @@ export class WriteQueue {
     this.releaseFreed(freed);
     this.#store.stats.evictions += result.evicted;
     return result;
+  }
+
+  /**
+   * The access stamp (µs) of a file entry whose head was touched after `stamp` by a hit that read
+   * it without the index (store/disk/peek.ts touchFileEntry); undefined when it was not.
+   */
+  #headTouched(ns: string, key: string, stamp: number): number | undefined {
+    try {
+      const t = Math.floor(statSync(this.#store.layout.headPath(ns, key)).mtimeMs * 1000);
+      return t > stamp ? t : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Deletes `key` now (its queued write too); whether there was one. */

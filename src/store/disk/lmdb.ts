@@ -7,7 +7,8 @@
 // full tmpfs cannot allocate is SIGBUS), and lmdb-js crashes when a fresh data file's first write
 // fails. So before a writable open, the lock file is created by us with every page written, and a
 // fresh data file needs room; otherwise the open is a CacheError ERR_NO_SPACE.
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Key as LmdbKey, RootDatabase } from 'lmdb';
@@ -29,6 +30,8 @@ interface Shared {
   root: RootDatabase<Buffer, LmdbKey>;
   refs: number;
   readOnly: boolean;
+  /** An index that was never written, read as an empty one made in this folder (removed at close). */
+  stand?: string;
 }
 
 const envs = new Map<string, Shared>();
@@ -102,6 +105,13 @@ function prepareWritable(path: string): void {
   if (fresh && freeBytes(path) < FRESH_BYTES) throw noSpace(path, 'a new index needs room for its first pages');
 }
 
+/** A fresh folder for an empty stand-in index, removed at exit when no close removed it first. */
+function standIn(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'modelcache-empty-index-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 /**
  * Opens (or shares) the LMDB environment at `path`. Writes go only through `transactionSync`
  * with short synchronous callbacks: no write ever waits on this process's event loop while it
@@ -117,12 +127,15 @@ export function openEnv(path: string, options: { readOnly?: boolean } = {}): Roo
   }
   if (found) throw new CacheError('ERR_INTERNAL', `index at ${path} is open read-only in this process`);
   if (!readOnly) prepareWritable(path);
+  // A directory whose first writer exited before its index was created holds no entries: a handle
+  // that only looks reads an empty index made elsewhere rather than create one where it looks.
+  const stand = readOnly && !existsSync(join(path, 'data.mdb')) ? standIn() : undefined;
   // eventTurnBatching off: with it, lmdb-js opens batches of its own that a failed commit would
   // reject with nobody listening. Nothing here writes asynchronously anyway.
-  const root = loadLmdb().open({ path, encoding: 'binary', noMemInit: false, eventTurnBatching: false, readOnly }) as RootDatabase<Buffer, LmdbKey>;
+  const root = loadLmdb().open({ path: stand ?? path, encoding: 'binary', noMemInit: false, eventTurnBatching: false, readOnly: readOnly && !stand }) as RootDatabase<Buffer, LmdbKey>;
   // lmdb-js closes every environment in an 'exit' listener of its own: ours commits first.
   keepExitFirst();
-  envs.set(path, { root, refs: 1, readOnly });
+  envs.set(path, { root, refs: 1, readOnly, ...(stand ? { stand } : {}) });
   return root;
 }
 
@@ -133,4 +146,5 @@ export async function releaseEnv(path: string): Promise<void> {
   if (--found.refs > 0) return;
   envs.delete(path);
   await found.root.close();
+  if (found.stand) rmSync(found.stand, { recursive: true, force: true });
 }

@@ -143,7 +143,8 @@ export function resolveStorage(cache: unknown, maxLocalBytes?: number): Pipeline
   let shared: Tier | undefined;
   if (opts.sharedTier !== undefined) {
     if (!(opts.sharedTier instanceof AzureBlobTier)) throw invalidType(`${NAME}.sharedTier`, 'an AzureBlobTier', opts.sharedTier);
-    shared = borrowed(opts.sharedTier);
+    // Read-only use of a tier that may write: a twin that cannot (a borrowed tier is never closed here).
+    shared = update || !opts.sharedTier.update ? borrowed(opts.sharedTier) : opts.sharedTier.readOnlyTwin();
   } else if (opts.shared !== undefined) shared = borrowed(checkSharedTier(`${NAME}.shared`, opts.shared));
   else if (urls.length === 1) shared = new AzureBlobTier({ containerUrl: urls[0], ...common });
   else if (opts.accountName !== undefined) {

@@ -8,7 +8,7 @@
 //   file name := part ('/' part)*                at most 1024 characters, no duplicates, no name
 //   part      := 1-255 characters, no '/', '\\' or NUL, not '.' or '..'    that is a folder of another
 //                                                (both compared ignoring case)
-import { invalidType } from '../errors.js';
+import { described, invalidType } from '../errors.js';
 
 /** The namespace of entries stored without one. */
 export const DEFAULT_NAMESPACE = 'default';
@@ -97,7 +97,10 @@ export function checkFileNames(names: readonly unknown[], name = 'files'): strin
   for (const n of sorted) {
     const f = folded(n);
     const other = files.get(f);
-    if (other !== undefined) throw invalidType(`${name} name`, `names that differ, also ignoring case (${other} and ${n})`, n);
+    if (other !== undefined) {
+      const what = other === n ? `${JSON.stringify(n)} twice` : `${JSON.stringify(other)} and ${JSON.stringify(n)}, which differ only in case or normalization (one file on macOS and Windows)`;
+      throw invalidType(`${name} names`, 'names that differ also when case is ignored', described(what));
+    }
     files.set(f, n);
   }
   for (const n of sorted) {

@@ -16,7 +16,7 @@ import { encodeManifest, parseManifest } from '../manifest.js';
 import { checkKey, checkNamespace, DEFAULT_NAMESPACE } from '../namespace.js';
 import type { EntryInfo, FileEntryInfo, LocalFileEntry, ProgressCallback, PutMeta, Tier } from '../tier.js';
 import { AzureBlobStore } from './blobs.js';
-import { KIND_KEY, type AzureTierStats, type BlobInfo } from './options.js';
+import { KIND_KEY, type AzureBlobTierOptions, type AzureTierStats, type BlobInfo } from './options.js';
 import { forRanges } from './transfer.js';
 
 export type { AzureBlobTierOptions, AzureTierStats, BlobInfo, BlobRead, TransferOptions, TransferProgress, WriteOutcome } from './options.js';
@@ -47,6 +47,21 @@ export class AzureBlobTier extends AzureBlobStore implements Tier {
   readonly name = 'azure';
   readonly encoded = true;
   readonly shared = true;
+  readonly #options: AzureBlobTierOptions;
+
+  constructor(options: AzureBlobTierOptions) {
+    super(options);
+    this.#options = options;
+  }
+
+  /**
+   * This tier's container opened again with `update: false`: for a reader that must leave the
+   * container as it is (a pipeline with `updateSharedCache: false` given this tier), since a
+   * tier that may write withdraws what it finds damaged. A new tier, closed by its owner.
+   */
+  readOnlyTwin(): AzureBlobTier {
+    return new AzureBlobTier({ ...this.#options, update: false });
+  }
 
   #ns(namespace: string | undefined): string {
     return namespace === undefined ? DEFAULT_NAMESPACE : checkNamespace(namespace);
@@ -152,8 +167,9 @@ export class AzureBlobTier extends AzureBlobStore implements Tier {
       if (typeof raw.upload !== 'string' || !/^[0-9a-z-]{1,64}$/.test(raw.upload)) throw new Error('upload folder');
       return { ...entry, upload: raw.upload, etag: read.etag };
     } catch (err) {
-      warn('ERR_CORRUPT', `shared file entry ${ns}/${key} has an unusable manifest (${(err as Error).message}); treated as a miss`);
-      if (this.update) await this.deleteBlob(name, { ifMatch: read.etag });
+      // Withdrawn (only the version read) where this tier may update the container, else left in place.
+      const withdrawn = this.update && (await this.deleteBlob(name, { ifMatch: read.etag }));
+      warn('ERR_CORRUPT', `shared file entry ${ns}/${key} has an unusable manifest (${(err as Error).message}); ${withdrawn ? 'withdrawn' : 'not used'}`);
       return undefined;
     }
   }

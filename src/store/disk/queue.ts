@@ -9,6 +9,7 @@ import type { DiskIndex } from './index.js';
 import { unlinkQuietly, type Layout } from './layout.js';
 import { BLOB, decodeRecord, FILES, INLINE, type DiskRecord, type RecordType } from './record.js';
 import { nextStamp } from './access.js';
+import { evictLru } from './evict.js';
 import type { DiskStore } from './store.js';
 
 /** A queued write. */
@@ -148,7 +149,7 @@ export class WriteQueue {
     } while (i < ops.length);
     if (last && idx.totals().bytes > this.#store.maxBytes) {
       try {
-        this.evict(Math.floor(this.#store.maxBytes * EVICT_TARGET), last);
+        evictLru(this.#store, Math.floor(this.#store.maxBytes * EVICT_TARGET), last);
       } catch (err) {
         this.#store.fail('eviction', err); // the entries are stored: a failed eviction is not a failed put
       }
@@ -257,62 +258,6 @@ export class WriteQueue {
       /* still failing: verify --repair and orphan collection clean up later */
     }
     this.removeTrees(trash);
-  }
-
-  /**
-   * Evicts least recently used entries until at most `target` bytes remain. `keep` (what a put
-   * just stored) is never evicted: a value that fits the tier is never thrown away by its own put.
-   */
-  evict(target: number, keep?: { ns: string; key: string }): { evicted: number; bytes: number } {
-    const idx = this.#store.index();
-    this.#store.access.flush();
-    idx.refresh();
-    const freed: Freed[] = [];
-    const result = idx.txn(() => {
-      const totals = idx.totals();
-      let bytes = 0;
-      const victims: [string, string, DiskRecord][] = [];
-      const stale: [number, string, string][] = [];
-      const touched: [number, number, string, string][] = [];
-      // Collect first, then delete: no writes while the cursor walks the LRU keys.
-      for (const [stamp, ns, key] of idx.lru()) {
-        if (totals.bytes - bytes <= target) break;
-        if (keep && ns === keep.ns && key === keep.key) continue;
-        const rec = idx.stamp(ns, key) === stamp ? idx.recordSafe(ns, key) : undefined;
-        if (!rec) stale.push([stamp, ns, key]);
-        else {
-          const headStamp = rec.type === FILES ? this.#headTouched(ns, key, stamp) : undefined;
-          if (headStamp !== undefined) touched.push([stamp, headStamp, ns, key]);
-          else {
-            victims.push([ns, key, rec]);
-            bytes += rec.size;
-          }
-        }
-      }
-      for (const [stamp, ns, key] of stale) idx.removeLruKey(stamp, ns, key);
-      for (const [old, stamp, ns, key] of touched) idx.setStamp(ns, key, stamp, old);
-      for (const [ns, key, rec] of victims) {
-        this.removeInTxn(idx, ns, key, rec, freed);
-        idx.addCounters(ns, { evictions: 1 });
-      }
-      return { evicted: victims.length, bytes };
-    });
-    this.releaseFreed(freed);
-    this.#store.stats.evictions += result.evicted;
-    return result;
-  }
-
-  /**
-   * The access stamp (µs) of a file entry whose head was touched after `stamp` by a hit that read
-   * it without the index (store/disk/peek.ts touchFileEntry); undefined when it was not.
-   */
-  #headTouched(ns: string, key: string, stamp: number): number | undefined {
-    try {
-      const t = Math.floor(statSync(this.#store.layout.headPath(ns, key)).mtimeMs * 1000);
-      return t > stamp ? t : undefined;
-    } catch {
-      return undefined;
-    }
   }
 
   /** Deletes `key` now (its queued write too); whether there was one. */

@@ -20,6 +20,7 @@ import { checkCacheDir, unlinkQuietly, writeNewFile } from './layout.js';
 import { BLOB, encodeRecord, FILES, INLINE } from './record.js';
 import type { PutOp } from './queue.js';
 import { DiskReader, type DiskEntry, type DiskFile } from './read.js';
+import { evictLru } from './evict.js';
 import { DiskStore } from './store.js';
 import { collectOrphans, verifyDisk, type VerifyReport } from './verify.js';
 
@@ -295,7 +296,7 @@ export class DiskTier implements Tier {
     this.#assertWritable();
     checkInteger('maxBytes', maxBytes, 0, Number.MAX_SAFE_INTEGER);
     this.#store.queue.flushSync();
-    return this.#store.queue.evict(maxBytes);
+    return evictLru(this.#store, maxBytes);
   }
 
   // ---------------------------------------------------------------------------- namespaces

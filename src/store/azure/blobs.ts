@@ -27,8 +27,11 @@ export class AzureBlobStore {
   readonly prefix: string;
   /** False when the tier was opened read-only (`update: false`). */
   readonly update: boolean;
+  /** Block size of parallel transfers, bytes ({@link AzureBlobTierOptions.blockSize}, default 8 MiB). */
   readonly blockSize: number;
+  /** Values up to this many bytes are uploaded in one request ({@link AzureBlobTierOptions.maxSingleShotSize}, default 256 MiB). */
   readonly maxSingleShotSize: number;
+  /** Blocks in flight per transfer ({@link AzureBlobTierOptions.concurrency}, default 4). */
   readonly concurrency: number;
   readonly #target: Target;
   readonly #pipeline: StoragePipelineOptions;

@@ -46,7 +46,7 @@ export interface CipherCallbacks {
   encrypt(data: Buffer, context: CipherContext): Uint8Array | Promise<Uint8Array>;
   /**
    * Returns the plaintext of what {@link CipherCallbacks.encrypt} made, given the same context.
-   * It should throw when the bytes do not authenticate; a Cache then treats the entry as a miss.
+   * It should throw when the bytes do not authenticate; a Cache then treats the value as a miss.
    * Same promise rule as `encrypt`.
    */
   decrypt(data: Buffer, context: CipherContext): Uint8Array | Promise<Uint8Array>;

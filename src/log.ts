@@ -11,9 +11,10 @@ export interface Logger {
    * is not doing its job. `code` is a stable string: a {@link CacheErrorCode} such as
    * `'ERR_CORRUPT'`, `'ERR_TIER'` or `'ERR_NO_SPACE'`, or one of `'ERR_TENSORCACHE_SHAPE'` (a
    * call ran uncached), `'ERR_TENSORCACHE_FIXED_HASH'` (code changes will not invalidate results)
-   * and `'ERR_CONFIG_NOT_PORTABLE'` (a pipeline pass is cached locally only). `message` starts with `modelcache: `. At most one warning per code per minute
-   * reaches the logger, so a broken disk cannot flood a log. The default logger calls
-   * `process.emitWarning` with type `'ModelcacheWarning'`.
+   * and `'ERR_CONFIG_NOT_PORTABLE'` (a pipeline pass is cached locally only). `message` starts
+   * with `modelcache: `. At most one warning per code per minute reaches the logger, so a broken
+   * disk cannot flood a log. The default logger calls `process.emitWarning` with type
+   * `'ModelcacheWarning'`.
    */
   warn(message: string, code: string): void;
   /**

@@ -19,7 +19,7 @@ export type CacheDtype = 'float16' | 'bfloat16';
 export interface MemoStats {
   /** Calls of the wrapped function (or method, for this instance) since it was wrapped, cached or not. */
   calls: number;
-  /** Samples (rows along batch dim 0) across all calls; `hits + computed` unless some calls ran uncached. */
+  /** Samples (rows along batch dim 0) across all calls. */
   samples: number;
   /** Samples served from the cache (or from a concurrent call computing them). */
   hits: number;

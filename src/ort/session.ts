@@ -37,7 +37,7 @@ export interface SessionCacheInfo {
    * `'hit'`: loaded from the cache. `'miss'`: created by onnxruntime, the entry saved in the
    * background (see `save`). `'skipped'`: not cached at all (see `reason`: `cache: false`, an
    * execution provider that cannot be cached, an unreadable model...). `'rebuilt'`: the entry was
-   * unusable (damaged, another onnxruntime, a wrong key), so it was deleted and is saved again as on a miss.
+   * unusable (damaged, undecryptable, or not the form asked for), so it was deleted and is saved again as on a miss.
    */
   status: SessionCacheStatus;
   /** The cache key (absent when skipped before a key was computed). */

@@ -69,7 +69,7 @@ export type PipelineEvent =
       outcome: PublishOutcome;
     }
   | {
-      /** A cached output failed verification and was not used (a local copy is replaced; a shared one is withdrawn when the tier may update). */
+      /** A cached output failed verification and was not used: it is dropped (a shared one only when the tier may update), then fetched from the shared store or computed again. */
       type: 'damaged';
       /** Which copy was damaged. */
       where: 'local' | 'shared';

@@ -14,7 +14,7 @@ export type DisposeReason = 'evict' | 'set' | 'delete' | 'clear';
 export interface MemoryTierOptions {
   /**
    * Upper bound of the bytes held (sum of value lengths); least recently used entries are evicted
-   * past it, and a value larger than the whole limit is refused. Default 1 GB (1e9). 0 stores nothing.
+   * past it, and a value larger than the whole limit is refused. Default 1 GB (1e9).
    */
   maxBytes?: number;
   /** Called when an entry leaves the tier, with its value (the tier no longer holds it) and key. */

@@ -18,9 +18,9 @@ export interface PutMeta {
  * on its directory in this process). `bytes` and `entries` are current totals instead.
  */
 export interface TierStats {
-  /** Reads of a value that this tier answered. */
+  /** Reads this tier answered with an entry. */
   hits: number;
-  /** Reads of a value this tier does not hold, including entries found damaged (also in `corrupt`). */
+  /** Reads of keys this tier does not hold, including entries found damaged (also counted in `corrupt`). */
   misses: number;
   /** Values and file entries stored (for a shared tier: blobs uploaded, files and manifests included). */
   puts: number;
@@ -181,7 +181,7 @@ export interface Tier {
   stats(): TierStats;
   /**
    * Releases the tier: a disk tier commits its queued writes first; a memory tier drops its
-   * entries. Later calls throw CacheError `ERR_CLOSED` (a memory tier simply starts empty).
+   * entries. Later reads and writes throw CacheError `ERR_CLOSED` (a memory tier simply starts empty).
    */
   close(): void | Promise<void>;
 

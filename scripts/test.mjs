@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm test`: the TypeScript build, the C++ unit tests under ASan+UBSan, a short fuzz run of every
-// decoder of stored bytes, the vitest suite, and the install tests (the packed package installed
-// into empty projects). Ends with one plain summary line:
+// `npm test`: the TypeScript build, the API docs check (every exported member documented), the C++
+// unit tests under ASan+UBSan, a short fuzz run of every decoder of stored bytes, the vitest suite,
+// and the install tests (the packed package installed into empty projects). Ends with one plain
+// summary line:
 //   N passed, N failed[, N skipped]
 // MODELCACHE_TEST_ADDON=prebuild (set by .ci/run) runs the vitest suite against the prebuilt addon
 // that `npm pack` ships instead of build/Release, so CI proves that the prebuild passes it too.
@@ -49,6 +50,16 @@ const failures = [];
   if (r.code !== 0) {
     totals.failed += 1;
     failures.push('tsc');
+  }
+}
+
+// 1b. The API docs (`npm run docs:check`): typedoc with every warning an error, so an exported
+// member without TSDoc, a broken {@link} or a referenced type left out fails the run. Emits nothing.
+{
+  const r = await run(process.execPath, ['node_modules/typedoc/bin/typedoc', '--options', 'typedoc.check.json']);
+  if (r.code !== 0) {
+    totals.failed += 1;
+    failures.push('docs');
   }
 }
 

@@ -53,13 +53,17 @@ export interface ComputeOptions extends CachePutOptions, LockingOptions {}
 
 /** Counters of a {@link Cache} and of each of its tiers. */
 export interface CacheStats {
+  /** Keys (values and file entries) found in some tier, since this Cache was created. */
   hits: number;
+  /** Keys found in no tier (a value that failed to decode counts as a miss too). */
   misses: number;
+  /** Calls to {@link Cache.put} (including those made by `getOrCompute`), whether or not every tier stored the value. */
   puts: number;
   /** Values that failed to decode (corrupt or undecryptable) and were dropped. */
   corrupt: number;
   /** Tier operations that threw and were degraded to a miss / skipped write. */
   errors: number;
+  /** Each tier's own counters, by tier name (`'memory'`, `'disk'`, `'azure'`). */
   tiers: Record<string, TierStats>;
 }
 
@@ -72,6 +76,11 @@ export interface CacheStats {
  * const back = await cache.get(key, { namespace: 'embeddings' }); // Buffer | undefined
  */
 export class Cache {
+  /**
+   * The tiers this cache reads, fastest first: the memory tier, the disk tier, then the shared
+   * tier (or `options.tiers` followed by `options.shared`). Use them for tier-specific calls such
+   * as `DiskTier.verify`; storing through a tier directly bypasses the cache's codec and encryption.
+   */
   readonly tiers: readonly Tier[];
   readonly #codec: ValueCodec;
   readonly #writes: EncodedWrites;
@@ -309,6 +318,11 @@ export class Cache {
     }
   }
 
+  /**
+   * Whether some tier (the shared one unless `shared: false`) holds `key`, without reading or
+   * decoding it: a damaged entry still counts until a read drops it. Not counted as a hit or miss.
+   * Throws CacheError `ERR_CLOSED` after {@link close}; a tier that fails is skipped with a warning.
+   */
   async has(key: string, options: CacheReadOptions = {}): Promise<boolean> {
     this.#assertOpen();
     checkKey(key);
@@ -392,7 +406,10 @@ export class Cache {
   }
 
   /** The entries of `namespace` (every namespace when omitted) in every tier (local ones only with `shared: false`), with the tier's name. */
-  entries(namespace?: string, options: { shared?: boolean } = {}): AsyncGenerator<EntryInfo & { tier: string }> {
+  entries(namespace?: string, options: { shared?: boolean } = {}): AsyncGenerator<EntryInfo & {
+    /** Name of the tier that holds this entry (`'memory'`, `'disk'`, `'azure'`): an entry held by several tiers is listed once per tier. */
+    tier: string;
+  }> {
     const tiers = options.shared === false ? this.tiers.filter((t) => !t.shared) : this.tiers;
     return listNamespace(tiers, namespace === undefined ? undefined : checkNamespace(namespace));
   }
@@ -429,6 +446,7 @@ export class Cache {
     for (const tier of this.tiers) await tier.flush?.();
   }
 
+  /** A snapshot of this process's counters of the cache and of every tier (see {@link namespaceStats} for persistent ones). */
   stats(): CacheStats {
     const tiers: Record<string, TierStats> = {};
     for (const t of this.tiers) tiers[t.name] = t.stats();

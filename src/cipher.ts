@@ -13,6 +13,12 @@ export interface CipherKey {
    * `'xor'`: obfuscation only — it hides bytes from casual inspection and gives NO security.
    */
   algorithm: 'aes-256-gcm' | 'xor';
+  /**
+   * The secret. For `'aes-256-gcm'`: exactly 32 bytes, or a string of 64 hex characters; for
+   * `'xor'`: any non-empty bytes, or a string taken as UTF-8. Anything else is a TypeError or
+   * RangeError (`code: 'ERR_BAD_INPUT'`) whose message never shows the key. Decrypting with another
+   * key gives a {@link CacheError} `ERR_DECRYPT`.
+   */
   key: Uint8Array | string;
 }
 
@@ -32,7 +38,17 @@ export interface CipherContext {
  * it before calling `decrypt`, so an entry copied to another key is `ERR_DECRYPT`, never wrong data.
  */
 export interface CipherCallbacks {
+  /**
+   * Returns the ciphertext of `data` (which it must not keep or mutate). May return a promise
+   * only where the async API is used ({@link encryptAsync}, a Cache); the synchronous
+   * {@link encrypt} refuses a promise with a TypeError. Whatever it throws reaches the caller.
+   */
   encrypt(data: Buffer, context: CipherContext): Uint8Array | Promise<Uint8Array>;
+  /**
+   * Returns the plaintext of what {@link CipherCallbacks.encrypt} made, given the same context.
+   * It should throw when the bytes do not authenticate; a Cache then treats the value as a miss.
+   * Same promise rule as `encrypt`.
+   */
   decrypt(data: Buffer, context: CipherContext): Uint8Array | Promise<Uint8Array>;
 }
 

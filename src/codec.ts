@@ -22,12 +22,17 @@ export interface CompressOptions {
   chunkSize?: number;
 }
 
-/** What a frame's header says about it. */
+/** What a frame's header says about it (see {@link inspectFrame}); nothing is decompressed to learn it. */
 export interface FrameInfo {
+  /** The codec the chunks were compressed with (`'none'`: stored as is). */
   codec: Codec;
+  /** Byte-shuffle element size the frame was written with; 1 means the filter is off. */
   elementSize: number;
+  /** Length in bytes of the data once decompressed: what {@link decompress} returns. */
   rawLength: number;
+  /** Raw bytes per chunk (the last one may be shorter); with the filter on, a whole number of elements. */
   chunkSize: number;
+  /** Number of independently compressed chunks (0 for empty data). */
   chunkCount: number;
 }
 

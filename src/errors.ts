@@ -1,7 +1,27 @@
 // The one error type modelcache throws for cache-level failures, with stable codes, plus the
 // argument-validation helpers that give TypeError/RangeError messages in one consistent shape.
 
-/** Stable error codes carried by {@link CacheError} and by argument errors. */
+/**
+ * Stable error codes carried by {@link CacheError} and by argument errors (a `TypeError` or
+ * `RangeError` from modelcache carries `code: 'ERR_BAD_INPUT'`). Branch on the code, never on the
+ * message, which may change between releases.
+ *
+ * - `ERR_CORRUPT`: stored or supplied bytes fail validation (a damaged frame, index record,
+ *   manifest or ONNX model). A cache treats a damaged entry of its own as a miss; the code reaches
+ *   you when you decode bytes yourself (`decompress`, `decrypt`, a model a pass reads).
+ * - `ERR_BAD_INPUT`: an argument or option is not what the call accepts, or the call needs
+ *   something the cache was not opened with (file entries without a disk tier).
+ * - `ERR_DECRYPT`: the bytes were encrypted with another key or context, or were tampered with;
+ *   also an encrypted entry read through a cache that has no `encryption`.
+ * - `ERR_TIER`: a storage tier failed (mostly seen in warnings: a failing tier degrades to a miss).
+ * - `ERR_IO`: the operating system refused a file operation (the message carries its errno text).
+ * - `ERR_NO_SPACE`: the disk or quota is full.
+ * - `ERR_NO_MEMORY`: a native allocation failed.
+ * - `ERR_CRYPTO`: OpenSSL failed for a reason other than a wrong key or failed authentication.
+ * - `ERR_CLOSED`: the cache, tier or pipeline was used after `close()`.
+ * - `ERR_NATIVE`: the native addon cannot be found or loaded.
+ * - `ERR_INTERNAL`: anything else (a bug; please report it).
+ */
 export type CacheErrorCode =
   | 'ERR_CORRUPT'
   | 'ERR_BAD_INPUT'
@@ -25,6 +45,7 @@ const KNOWN_CODES = new Set<string>([
  * `code` is stable across releases; `message` names the argument or resource involved.
  */
 export class CacheError extends Error {
+  /** What kind of failure this is (see {@link CacheErrorCode}); stable across releases, unlike the message. */
   readonly code: CacheErrorCode;
 
   constructor(code: CacheErrorCode, message: string, options?: { cause?: unknown }) {

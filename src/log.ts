@@ -5,7 +5,22 @@ import { debuglog } from 'node:util';
 
 /** Receives modelcache's warnings and debug lines. */
 export interface Logger {
+  /**
+   * Something was degraded around (a corrupt entry dropped, a tier that failed and was treated as
+   * a miss, an entry that could not be stored): the caller's result is still right, but the cache
+   * is not doing its job. `code` is a stable string: a {@link CacheErrorCode} such as
+   * `'ERR_CORRUPT'`, `'ERR_TIER'` or `'ERR_NO_SPACE'`, or one of `'ERR_TENSORCACHE_SHAPE'` (a
+   * call ran uncached), `'ERR_TENSORCACHE_FIXED_HASH'` (code changes will not invalidate results)
+   * and `'ERR_CONFIG_NOT_PORTABLE'` (a pipeline pass is cached locally only). `message` starts
+   * with `modelcache: `. At most one warning per code per minute reaches the logger, so a broken
+   * disk cannot flood a log. The default logger calls `process.emitWarning` with type
+   * `'ModelcacheWarning'`.
+   */
   warn(message: string, code: string): void;
+  /**
+   * A trace line (hits, misses, timings). A replaced logger receives every one, so build your own
+   * filter if you only want warnings; the default logger prints them only with `NODE_DEBUG=modelcache`.
+   */
   debug(message: string): void;
 }
 

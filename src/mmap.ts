@@ -40,6 +40,7 @@ export class MappedFile {
     return this.#handle.mapped;
   }
 
+  /** True once {@link close} was called: {@link buffer} then throws. */
   get closed(): boolean {
     return this.#closed;
   }
@@ -51,6 +52,7 @@ export class MappedFile {
     this.#handle.close();
   }
 
+  /** Calls {@link close}, so that `using m = mapFile(path)` releases the map at the end of the block. */
   [Symbol.dispose](): void {
     this.close();
   }

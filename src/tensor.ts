@@ -64,15 +64,29 @@ export function dtypeOf(value: unknown): string | undefined {
 
 /** A numeric tensor: onnxruntime's `Tensor` or any `{ type, dims, data }` with a TypedArray. */
 export interface NumericTensor {
+  /**
+   * The element type, as onnxruntime names it: `'float32'`, `'float64'`, `'float16'`,
+   * `'bfloat16'`, `'int8'`, `'uint8'`, `'int16'`, `'uint16'`, `'int32'`, `'uint32'`, `'int64'`,
+   * `'uint64'`, `'bool'` (or `'uint8c'`). Part of every key: the same bytes under another type are
+   * another sample. Any other name is a TypeError.
+   */
   type: string;
+  /** The shape; dim 0 is the batch (one cached sample per row). At least one dimension, non-negative integers. */
   dims: readonly number[];
+  /**
+   * The elements in row-major order, in the TypedArray of `type` (float16, bfloat16 as Uint16Array,
+   * bool as Uint8Array); its byte length must equal the product of `dims` times the element size.
+   */
   data: ArrayBufferView;
 }
 
 /** A string tensor (`type: 'string'`): one string per element. */
 export interface StringTensor {
+  /** Always `'string'`. */
   type: 'string';
+  /** The shape; dim 0 is the batch (one cached sample per row). */
   dims: readonly number[];
+  /** One string per element, row-major: as many as the product of `dims`. */
   data: readonly string[];
 }
 

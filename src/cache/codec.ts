@@ -10,7 +10,12 @@ import { checkInteger, checkOptionNames, invalidType } from '../errors.js';
 
 /** How values are compressed before they reach an encoded tier. */
 export interface CompressionOptions {
+  /** Codec of the stored frames. Default `'zstd'`; `'lz4'` decodes faster and compresses less; `'none'` only checksums. */
   codec?: Codec;
+  /**
+   * Compression level, validated when the Cache is created (RangeError otherwise): zstd -7..22
+   * (default 3), lz4 1..12 (default 1). Higher levels make puts slower, rarely reads.
+   */
   level?: number;
   /** Default element size for the byte-shuffle filter (per put, `elementSize` overrides). */
   elementSize?: number;

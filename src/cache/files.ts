@@ -16,6 +16,7 @@ import type { FileEntryInfo, FileSource, LocalFileEntry, ProgressCallback, PutMe
 
 /** Options of `Cache.getFiles`. */
 export interface GetFilesOptions {
+  /** The entry's namespace (see {@link checkNamespace}). Default `'default'`. */
   namespace?: string;
   /** Check every file of a local entry against its hash (default true). */
   verify?: boolean;
@@ -36,7 +37,18 @@ export interface CacheFileEntry extends FileEntryInfo {
   readonly location: 'local' | 'shared';
   /** The folder holding the files under their names (local entries). Valid until the entry is evicted. */
   readonly dir: string | undefined;
-  readonly files: (StoredFile & { path?: string })[];
+  /**
+   * Every file of the entry. For an encrypted entry, `size` and `hash` describe the stored
+   * ciphertext, not what {@link CacheFileEntry.read} returns.
+   */
+  readonly files: (StoredFile & {
+    /**
+     * Absolute path of the file's stored bytes: set for local entries, absent for a shared entry
+     * until {@link CacheFileEntry.fetch}. Holds ciphertext when the entry is encrypted (use `read`).
+     * Read-only: the file is shared with other readers and must not be changed.
+     */
+    path?: string;
+  })[];
   /** The entry with its files on local disk: downloaded (and verified) first when shared. Undefined if that failed. */
   fetch(options?: { onProgress?: ProgressCallback }): Promise<CacheFileEntry | undefined>;
   /** The content of file `name`, decrypted when the entry is encrypted. */

@@ -17,7 +17,9 @@ export type CacheDtype = 'float16' | 'bfloat16';
 
 /** Counters of one memoized function or instance. */
 export interface MemoStats {
+  /** Calls of the wrapped function (or method, for this instance) since it was wrapped, cached or not. */
   calls: number;
+  /** Samples (rows along batch dim 0) across all calls. */
   samples: number;
   /** Samples served from the cache (or from a concurrent call computing them). */
   hits: number;
@@ -25,6 +27,10 @@ export interface MemoStats {
   computed: number;
   /** Calls that could not be split per sample and ran uncached. */
   uncached: number;
+  /**
+   * Counters of the {@link Cache} the results are stored in. When several functions or instances
+   * share one Cache (the `cache` option), they include the others' reads and writes too.
+   */
   cache: CacheStats;
 }
 

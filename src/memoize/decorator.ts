@@ -14,6 +14,7 @@ import { buildCache, checkOptions, mergeOptions, type TensorCacheOptions } from 
 export interface TensorCacheHandle {
   /** Hash of the code, instance identity, declared dependencies and storage options that results are keyed under. */
   readonly moduleHash: string;
+  /** This function's (or instance's) counters since it was wrapped, with those of its Cache. */
   stats(): MemoStats;
   /** Removes this module's results (memory and disk). */
   clear(): Promise<void>;
@@ -146,8 +147,14 @@ function defineInstanceHandle(self: object): void {
 /**
  * A wrapped function's type: the same parameters, a `Promise` of its (awaited) result whether or
  * not it was async, plus `.cache`.
+ *
+ * @typeParam F - the type of the function that was wrapped.
  */
 export type Memoized<F extends (...args: never[]) => unknown> = ((this: ThisParameterType<F>, ...args: Parameters<F>) => Promise<Awaited<ReturnType<F>>>) & {
+  /**
+   * The function's cache handle (stats, clear, flush). Reading it before the first call throws a
+   * TypeError when `dependsOn` names files, whose content is hashed at the first call.
+   */
   readonly cache: TensorCacheHandle;
 };
 
@@ -194,8 +201,20 @@ export function tensorCache(options?: TensorCacheOptions) {
     return decorateFunction(target as unknown as AnyFn, base) as T;
   }
   return decorate as {
+    /**
+     * Wraps a function, or (as a standard decorator) a method.
+     *
+     * @typeParam F - the type of the function or method wrapped.
+     */
     <F extends (...args: never[]) => unknown>(fn: F, context?: ClassMethodDecoratorContext): Memoized<F>;
+    /**
+     * Decorates a class: its `forward` method (or `options.method`) is wrapped, and each
+     * instance is identified by its constructor arguments (or `options.instanceKey`).
+     *
+     * @typeParam C - the class decorated; the result is a subclass of the same type.
+     */
     <C extends Ctor>(cls: C, context?: ClassDecoratorContext): C;
+    /** A legacy (`experimentalDecorators`) method decorator. */
     (target: object, key: string | symbol, descriptor: PropertyDescriptor): PropertyDescriptor;
   };
 }

@@ -30,6 +30,7 @@ const MODULE_NAMESPACE = `tensorCache-module-v${TENSORCACHE_KEY_VERSION}`;
 
 /** A file whose content results depend on: see {@link contentOf}. */
 export class FileDependency {
+  /** Absolute path of the file (resolved against the working directory when created); not part of the key, only the file's content is. */
   readonly path: string;
   constructor(path: string) {
     if (typeof path !== 'string' || path.length === 0) throw invalidType('path', 'path of a file (non-empty string)', path);

@@ -22,7 +22,12 @@ export interface TensorCacheOptions {
   /** Disk tier size (needs `persistent` or `dir`). Default 10 GB. */
   maxDiskBytes?: number;
   /** Codec of the disk tier (needs `persistent` or `dir`): a name or `{ codec, level }`. Default zstd level 1 with byte-shuffle. */
-  compression?: Codec | { codec: Codec; level?: number };
+  compression?: Codec | {
+    /** Codec of the stored entries: `'zstd'`, `'lz4'` (faster to decode, larger) or `'none'`. */
+    codec: Codec;
+    /** Codec level (zstd -7..22, lz4 1..12), checked when `tensorCache` is called; default the codec's own (zstd 3, lz4 1). */
+    level?: number;
+  };
   /** Store float32 outputs as float16 or bfloat16 (returned as float32 again). */
   cacheDtype?: CacheDtype;
   /**

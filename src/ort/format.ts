@@ -13,6 +13,12 @@
 // Which form a model gets is decided at build time by the rule in ./rule.ts.
 import { flattenExtra, SESSION_FORMAT } from './key.js';
 
+/**
+ * The form a session entry takes on disk: `'ort'` (the optimized model in ORT format, loaded
+ * through onnxruntime's memory-mapped path), `'onnx-prepacked'` (optimized ONNX with external
+ * data and the pre-packed weights saved beside it, for models where pre-packing dominates) or
+ * `'onnx-weightless'` (mode `'size'`: optimized ONNX that refers to the source model's unchanged weights).
+ */
 export type EntryFormat = 'ort' | 'onnx-prepacked' | 'onnx-weightless';
 
 /** The file that onnxruntime loads, per form (the prepacked form's data file sits beside it). */
@@ -54,19 +60,31 @@ export function loadOptions(format: EntryFormat, options: Record<string, unknown
 
 /** Metadata stored beside a session entry (`modelcache sessions` shows it). */
 export interface SessionEntryMeta {
+  /** Version of the session entry format (part of the key: another version of modelcache uses other entries). */
   format: number;
+  /** The `mode` the entry was built for: `'speed'` (whole optimized model) or `'size'` (weightless). */
   mode: 'speed' | 'size';
+  /** The entry's form. */
   entryFormat: EntryFormat;
   /** What decided the form (the rule's measure, an explicit option, or why a pre-packed entry was not kept). */
   formatReason: string;
+  /** The entry's files are encrypted (it was built with the `encryption` option). */
   encrypted: boolean;
+  /** The onnxruntime version that built the entry (part of the key: another version uses other entries). */
   ortVersion: string;
+  /** The model it was built from: its absolute path, or `<N bytes>` for a model given as bytes. For display only: the key holds its content. */
   source: string;
+  /** Bytes of the source model, its external data files included. */
   sourceBytes: number;
+  /** Content hash of the source model file (32 hex). */
   modelHash: string;
+  /** Names of the execution providers of the session options (`['cpu']` when none were given). */
   executionProviders: string[];
+  /** The `graphOptimizationLevel` the entry was optimized at (`'all'` when none was given). */
   graphOptimizationLevel: string;
+  /** The CPU model of the machine that built it (its ISA flags are part of the key). */
   cpu: string;
+  /** `<platform>-<arch>` of the machine that built it, e.g. `linux-x64` (part of the key). */
   platform: string;
   /** Mode 'size': bytes of the source's weights the entry refers to instead of storing. */
   referencedBytes?: number;

@@ -28,6 +28,7 @@ export interface Timings {
   create: number;
   /** Waiting for the save of a missed entry (only with `cache.wait`). */
   save: number;
+  /** The whole `create` call, from its start to the session returned. */
   total: number;
 }
 

@@ -9,7 +9,7 @@ import type { Tier } from '../store/tier.js';
 /** Which form the cache entry takes (see the README's Sessions section for the rule). */
 export type EntryFormatOption = 'auto' | 'ort' | 'onnx';
 
-/** How a session is cached: the object form of the `cache` field of {@link InferenceSession.create}'s options. */
+/** How a session is cached: the object form of the `cache` field of {@link InferenceSessionFactory.create | InferenceSession.create}'s options. */
 export interface SessionCacheOptions {
   /** Cache directory. Default: `MODELCACHE_DIR`, else the platform cache dir (`~/.cache/modelcache` on Linux). */
   dir?: string;

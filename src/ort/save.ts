@@ -22,6 +22,7 @@ export interface SaveStatus {
    * saved it; 'failed': no entry (see `reason`); 'skipped': the cache cannot keep it.
    */
   status: 'pending' | 'saved' | 'elsewhere' | 'failed' | 'skipped';
+  /** Why the save failed or was skipped (or who saves it elsewhere), in words for logs. */
   reason?: string;
   /** The entry's form, once saved. */
   format?: EntryFormat;

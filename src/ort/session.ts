@@ -33,11 +33,18 @@ export type { SaveStatus };
 
 /** Returned by {@link sessionCacheInfo}. Times are milliseconds. */
 export interface SessionCacheInfo {
+  /**
+   * `'hit'`: loaded from the cache. `'miss'`: created by onnxruntime, the entry saved in the
+   * background (see `save`). `'skipped'`: not cached at all (see `reason`: `cache: false`, an
+   * execution provider that cannot be cached, an unreadable model...). `'rebuilt'`: the entry was
+   * unusable (damaged, undecryptable, or not the form asked for), so it was deleted and is saved again as on a miss.
+   */
   status: SessionCacheStatus;
   /** The cache key (absent when skipped before a key was computed). */
   key?: string;
   /** Why caching was skipped, or why the entry was rebuilt. */
   reason?: string;
+  /** The `mode` of the cache option (`'speed'` or `'size'`); absent when caching was off or skipped before it was read. */
   mode?: 'speed' | 'size';
   /** The entry's form on a hit ('ort', 'onnx-prepacked' or 'onnx-weightless'). */
   format?: string;
@@ -45,6 +52,7 @@ export interface SessionCacheInfo {
   entryBytes?: number;
   /** On a miss (or rebuild): how the background save of the entry goes, as of this call. */
   save?: SaveStatus;
+  /** Where the time of the `create` call went, ms per phase (phases that did not run are 0). */
   timings: Timings;
 }
 

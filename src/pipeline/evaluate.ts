@@ -9,10 +9,20 @@ import type { EvaluationResult, PipelineResult, PipelineStats } from './result.j
 
 /** Scores a model; its result is cached by (model id, evaluator type, version, canonical config, accelerator). */
 export interface Evaluator<C = unknown> {
+  /** What the evaluator measures (`'latency'`, `'accuracy'`, ...): part of the evaluation id. */
   type: string;
   /** Bump when `evaluate` changes what it measures. Default '1'. */
   version?: string | number;
+  /**
+   * Plain data passed to `evaluate`, part of the evaluation id. A function in it is a TypeError
+   * when the pipeline is made; a class instance keeps the evaluation's result local (not shared).
+   */
   config?: C;
+  /**
+   * Scores `model` (on local disk: a shared model is downloaded first) and returns metrics as a
+   * plain object (kept as JSON); anything else rejects with CacheError `ERR_BAD_INPUT`. Runs only
+   * when no cached result has the same id.
+   */
   evaluate(model: PassInput, config: C, ctx: { accelerator: AcceleratorSpec }): Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 

@@ -25,6 +25,7 @@ export interface SaveOptions {
 
 /** Where a model was exported. */
 export interface SavedModel {
+  /** The export folder, absolute. */
   dir: string;
   /** The model file (file models, beside their external data) or `dir` (folder models). */
   path: string;
@@ -36,26 +37,53 @@ export interface SavedModel {
 
 /** One pass of the chain as the descriptor records it. */
 export interface ExportedPass {
+  /** The pass's name in the pipeline. */
   name: string;
+  /** The pass's `type`. */
   type: string;
+  /** The pass's version; recorded by workflow runs, absent from `PipelineResult.save` (which does not know it). */
   version?: string;
+  /** The pass's config as the workflow gave it; present when `version` is. */
   config?: unknown;
+  /** Id of the model the pass took. */
   inputId: string;
+  /** Id of its output. */
   outputId: string;
 }
 
 /** The content of modelcache.json. */
 export interface ExportDescriptor {
+  /** Always `'modelcache-export-v1'`: how an earlier export is recognised (only such a folder is replaced with `overwrite`). */
   format: typeof FORMAT;
+  /** Id of the exported model (the last pass's output id). */
   id: string;
+  /** `'file'`: a model file with its external data; `'dir'`: a folder model. */
   kind: 'file' | 'dir';
+  /** File models: the model file's name among `files`. */
   main?: string;
+  /** Every exported file, relative to the folder, with its size and hash as copied: to check the export later. */
   files: ModelFile[];
+  /** Attributes of the final model. */
   attributes: Record<string, unknown>;
-  input: { id: string; attributes: Record<string, unknown> };
+  /** The pipeline's input model. */
+  input: {
+    /** Its id (content hash, with its attributes). */
+    id: string;
+    /** The attributes it was given. */
+    attributes: Record<string, unknown>;
+  };
+  /** The passes that produced the model, in order. */
   chain: ExportedPass[];
-  evaluation?: { id: string; metrics: Record<string, unknown> };
+  /** The final model's evaluation, when the pipeline has an evaluator. */
+  evaluation?: {
+    /** Id of the evaluation. */
+    id: string;
+    /** What the evaluator returned. */
+    metrics: Record<string, unknown>;
+  };
+  /** The modelcache version that exported it. */
   modelcacheVersion: string;
+  /** When it was exported (ISO 8601, UTC). */
   exportedAt: string;
 }
 

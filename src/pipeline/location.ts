@@ -31,6 +31,7 @@ export interface PipelineCacheOptions {
   dir?: string | readonly string[];
   /** Shared store in this storage account (with `containerName`). */
   accountName?: string;
+  /** The blob container of the shared store, with `accountName` or `connectionString` (alone it is a CacheError `ERR_BAD_INPUT`). */
   containerName?: string;
   /** Endpoint of `accountName`'s blob service when it is not `https://<account>.blob.core.windows.net`. */
   blobEndpoint?: string;

@@ -12,18 +12,23 @@ export const OUTPUT_FORMAT = 2;
 
 /** A stored pass output: its files and what the pipeline recorded about them. */
 export interface OutputManifest {
+  /** Version of this description's format (an entry of another format reads as a miss). */
   format: number;
   /** The output id. */
   id: string;
+  /** `'file'`: a model file with its external data; `'dir'`: a folder model. */
   kind: 'file' | 'dir';
   /** For a file model: the model file among `files` (the others are its external data). */
   main?: string;
+  /** Every file of the output, relative to its folder, with size and hash (checked when it is read). */
   files: ModelFile[];
   /** Total bytes of the files. */
   size: number;
+  /** Attributes of the output model: the input's, with those the pass returned over them. */
   attributes: Record<string, unknown>;
   /** The run that produced the output (its `files` are the output's). */
   run: RunRecord;
+  /** When the output was stored, ms since epoch (on the machine that computed it). */
   created: number;
 }
 

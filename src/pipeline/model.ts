@@ -12,6 +12,7 @@ import { externalLocations } from '../ort/onnx.js';
 
 /** A model handed to a pipeline: a file (`model.onnx`) or a directory (model + external data). */
 export interface ModelInput {
+  /** The model file (its external data files are found beside it, as onnxruntime finds them) or the folder of a folder model. */
   path: string;
   /** Free-form, JSON-like facts carried along the passes; part of the input id (a pass may read them). */
   attributes?: Record<string, unknown>;
@@ -21,6 +22,7 @@ export interface ModelInput {
 export interface ModelFile {
   /** Relative path inside the model ('/'-separated); for a file model, relative to its folder. */
   path: string;
+  /** Size in bytes. */
   size: number;
   /** Tree hash (XXH3-128, see `hashFile`), 32 hex chars. */
   hash: string;

@@ -12,18 +12,30 @@ import { readModel, type ModelContent } from './model.js';
 export interface PassInput {
   /** The model file, or the folder of a directory model. Read only: never modify it. */
   path: string;
+  /** `'file'`: one model file (with the external data files it names, beside it); `'dir'`: a folder model, `path` is the folder. */
   kind: 'file' | 'dir';
   /** The model's id (for the pipeline's input: content hash and attributes; for a pass output: its output id). */
   id: string;
+  /**
+   * Plain-data facts about the model (`{ precision: 'fp16' }`): those given with the pipeline's
+   * input, merged with those each earlier pass returned. A copy: changing it changes nothing.
+   */
   attributes: Record<string, unknown>;
 }
 
 /** How a pass hands back its output: a path (file or folder), optionally with attributes. */
-export type PassOutput = string | { path: string; attributes?: Record<string, unknown> } | void | undefined;
+export type PassOutput = string | {
+  /** The output: a model file (its external data is taken along) or `ctx.outputDir` for a folder model; a path elsewhere is copied in. */
+  path: string;
+  /** Attributes to set on the output model, over those of the input (plain data, stored with the output). */
+  attributes?: Record<string, unknown>;
+} | void | undefined;
 
 /** What the accelerator is: part of every output id (except those of accelerator-agnostic passes). */
 export interface AcceleratorSpec {
+  /** The device kind, e.g. `'cpu'` or `'gpu'`. */
   device?: string;
+  /** The onnxruntime execution provider, e.g. `'CPUExecutionProvider'`. */
   executionProvider?: string;
   [key: string]: unknown;
 }
@@ -36,8 +48,18 @@ export interface PassContext {
   outputPath(name?: string): string;
   /** The accelerator the output is made for (an error to read in an accelerator-agnostic pass). */
   accelerator: AcceleratorSpec;
-  pass: { type: string; name: string; version: string };
+  /** Which pass of the pipeline is running. */
+  pass: {
+    /** The pass's `type`. */
+    type: string;
+    /** Its name in the pipeline (unique). */
+    name: string;
+    /** Its version, as a string (`'1'` when none was given). */
+    version: string;
+  };
+  /** Id of the input model (the same as `input.id`). */
   inputId: string;
+  /** Id the output will be cached under (32 hex): a pass can use it to name things it writes elsewhere. */
   outputId: string;
   /** A debug line (shown with NODE_DEBUG=modelcache). */
   log(message: string): void;
@@ -70,6 +92,12 @@ export interface Pass<C = unknown> {
    * `ctx.accelerator` in `run` is then an error.
    */
   acceleratorAgnostic?: boolean;
+  /**
+   * Produces the output from `input`: writes it into `ctx.outputDir` (and returns nothing, or
+   * its path), or returns the path of a file or folder it wrote elsewhere (copied in). `config` is
+   * the pass's config with `defaults` applied. What it throws fails the run with a
+   * {@link PassError} (its `cause`); a failure is not cached unless `cacheFailures` is set.
+   */
   run(input: PassInput, config: C, ctx: PassContext): PassOutput | Promise<PassOutput>;
 }
 

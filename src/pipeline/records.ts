@@ -20,41 +20,78 @@ export const HOST = hostname();
  * this machine took from the shared cache (`status: 'shared'`, with the computing run's fields).
  */
 export interface RunRecord {
+  /** Id of this record: time-sortable (base-36 start time, then random hex). */
   runId: string;
-  pass: { type: string; name: string; version: string };
+  /** The pass that ran. */
+  pass: {
+    /** The pass's `type`. */
+    type: string;
+    /** Its name in the pipeline. */
+    name: string;
+    /** Its version, as a string. */
+    version: string;
+  };
+  /** Id of the model it ran on. */
   inputId: string;
+  /** Id of the output (the cache key it is stored under). */
   outputId: string;
   /** The canonical config (sorted keys; instances described, e.g. "<Tokenizer>"). */
   config: unknown;
+  /** The pipeline's accelerator, canonical (recorded even for an accelerator-agnostic pass, whose output id leaves it out). */
   accelerator: unknown;
   /** When the computation started, ms since epoch (for 'shared': on the machine that computed it). */
   start: number;
+  /** How long the pass ran, ms. */
   durationMs: number;
   /** 'shared': computed elsewhere and taken from the shared cache (see `served`). */
   status: 'ok' | 'failed' | 'shared';
+  /** status 'failed': the message of what the pass threw. */
   error?: string;
   /** Whether the output may be shared (false: a config value of this pass or one before had no portable encoding). */
   shareable: boolean;
+  /** The modelcache version that ran it. */
   modelcacheVersion: string;
   /** The machine that computed it. */
   host: string;
+  /** Successful runs: `'file'` (a model file with its external data) or `'dir'` (a folder model). */
   kind?: 'file' | 'dir';
   /** The output's files with their hashes (successful runs). */
   files?: ModelFile[];
   /** status 'shared': when and where this machine took the output from the shared cache. */
-  served?: { at: number; host: string; runId: string };
+  served?: {
+    /** When this machine took the output, ms since epoch. */
+    at: number;
+    /** This machine's host name. */
+    host: string;
+    /** The id this record is stored under here (`runId` above is the same). */
+    runId: string;
+  };
 }
 
 /** A cached evaluation result. */
 export interface EvaluationRecord {
   /** Id of this evaluation (model id + evaluator). */
   id: string;
+  /** Id of the model evaluated. */
   modelId: string;
-  evaluator: { type: string; version: string; config: unknown };
+  /** The evaluator that produced it. */
+  evaluator: {
+    /** Its `type`. */
+    type: string;
+    /** Its version, as a string (`'1'` when none was given). */
+    version: string;
+    /** Its config, canonical (sorted keys). */
+    config: unknown;
+  };
+  /** What `evaluate` returned, as JSON. */
   metrics: Record<string, unknown>;
+  /** When the evaluation started, ms since epoch (on the machine that ran it). */
   start: number;
+  /** How long `evaluate` took, ms. */
   durationMs: number;
+  /** The modelcache version that ran it. */
   modelcacheVersion: string;
+  /** The machine that ran it. */
   host: string;
 }
 

@@ -6,13 +6,78 @@ import type { PassInput } from './pass.js';
 
 /** Something that happened during a run (for logs, progress, tests). */
 export type PipelineEvent =
-  | { type: 'lookup'; pass: string; outputId: string; found: 'local' | 'shared' | 'none' }
-  | { type: 'pass-start'; pass: string; outputId: string }
-  | { type: 'pass-end'; pass: string; outputId: string; status: 'ok' | 'failed'; durationMs: number }
-  | { type: 'download'; pass: string; outputId: string; bytes: number; files: number }
-  | { type: 'upload-start'; pass: string; outputId: string; bytes: number }
-  | { type: 'published'; pass: string; outputId: string; outcome: PublishOutcome }
-  | { type: 'damaged'; where: 'local' | 'shared'; pass: string; outputId: string };
+  | {
+      /** A pass's output was looked up: the run looks from the last pass backwards and stops at the first one found. */
+      type: 'lookup';
+      /** Name of the pass. */
+      pass: string;
+      /** Id of the output looked up. */
+      outputId: string;
+      /** Where it was found: the local directory, the shared container, or nowhere. */
+      found: 'local' | 'shared' | 'none';
+    }
+  | {
+      /** A pass starts running (its output was not cached). */
+      type: 'pass-start';
+      /** Name of the pass. */
+      pass: string;
+      /** Id its output will have. */
+      outputId: string;
+    }
+  | {
+      /** A pass finished running. */
+      type: 'pass-end';
+      /** Name of the pass. */
+      pass: string;
+      /** Id of its output. */
+      outputId: string;
+      /** `'failed'`: it threw, or its output could not be read as a model; the run rejects with a {@link PassError}. */
+      status: 'ok' | 'failed';
+      /** How long `run` took, ms. */
+      durationMs: number;
+    }
+  | {
+      /** A shared output's files were downloaded, because a pass or the caller needed them. */
+      type: 'download';
+      /** Name of the pass that produced it. */
+      pass: string;
+      /** Id of the output. */
+      outputId: string;
+      /** Bytes downloaded. */
+      bytes: number;
+      /** Files downloaded. */
+      files: number;
+    }
+  | {
+      /** A computed output starts uploading to the shared container (in the background). */
+      type: 'upload-start';
+      /** Name of the pass. */
+      pass: string;
+      /** Id of the output. */
+      outputId: string;
+      /** Bytes of the output's files. */
+      bytes: number;
+    }
+  | {
+      /** An upload ended. */
+      type: 'published';
+      /** Name of the pass. */
+      pass: string;
+      /** Id of the output. */
+      outputId: string;
+      /** How it ended (see {@link PublishOutcome}). */
+      outcome: PublishOutcome;
+    }
+  | {
+      /** A cached output failed verification and was not used: it is dropped (a shared one only when the tier may update), then fetched from the shared store or computed again. */
+      type: 'damaged';
+      /** Which copy was damaged. */
+      where: 'local' | 'shared';
+      /** Name of the pass that produced it. */
+      pass: string;
+      /** Id of the output. */
+      outputId: string;
+    };
 
 /** How an upload of an output ended: 'exists' when another machine had published it first. */
 export type PublishOutcome = 'published' | 'exists' | 'failed' | 'read-only';
@@ -21,20 +86,27 @@ export type PublishOutcome = 'published' | 'exists' | 'failed' | 'read-only';
 export interface PipelineStats {
   /** Passes run. */
   computed: number;
+  /** Passes that failed when run (cached failures read back with `cacheFailures` are not counted). */
   failed: number;
+  /** Outputs used from the local cache directory. */
   localHits: number;
+  /** Outputs used from the shared container (recorded locally as runs with status `'shared'`). */
   sharedHits: number;
   /** Model bytes downloaded from the shared store (manifests not included). */
   downloadedBytes: number;
+  /** Model files downloaded from the shared store. */
   downloadedFiles: number;
   /** Bytes of shared output descriptions read (their manifests). */
   manifestBytes: number;
   /** Model bytes of outputs this process published. */
   uploadedBytes: number;
+  /** Outputs this process published to the shared store (not those another machine had published first). */
   published: number;
   /** Cached copies found damaged (local or shared) and replaced. */
   damaged: number;
+  /** Evaluations that ran (were not cached). */
   evaluations: number;
+  /** Evaluations read from the cache (local or shared) instead of run. */
   evaluationHits: number;
 }
 
@@ -50,9 +122,13 @@ export type PassStatus = 'computed' | 'local' | 'shared' | 'not-needed' | 'faile
 
 /** One pass of a run. */
 export interface PassReport {
+  /** The pass's name in the pipeline. */
   name: string;
+  /** The pass's `type`. */
   type: string;
+  /** Id of the model it takes (the previous pass's output id, or the pipeline input's id). */
   inputId: string;
+  /** Id of its output (32 hex): the cache key of the output. */
   outputId: string;
   /** 'not-needed': a later output was cached, so this one was never looked at. */
   status: PassStatus;
@@ -64,8 +140,11 @@ export interface PassReport {
 
 /** An evaluation, fresh or cached. */
 export interface EvaluationResult {
+  /** Id of the evaluation (32 hex): model id, evaluator type, version, config and accelerator. */
   id: string;
+  /** Id of the model evaluated (the result's `id`). */
   modelId: string;
+  /** What the evaluator returned, as JSON (so a cached result equals a fresh one). */
   metrics: Record<string, unknown>;
   /** Where it came from: false when computed in this call. */
   cached: 'local' | 'shared' | false;
@@ -73,8 +152,11 @@ export interface EvaluationResult {
 
 /** A failed pass. `cause` is what the pass threw. */
 export class PassError extends Error {
+  /** Always `'ERR_PASS_FAILED'`: tells a pass's failure from a cache failure (a `CacheError`, whose codes are `ERR_*` too). */
   readonly code = 'ERR_PASS_FAILED';
+  /** Name of the pass that failed. */
   readonly pass: string;
+  /** Id of the output it was computing (the key of a remembered failure with `cacheFailures`). */
   readonly outputId: string;
   /** True when the failure was read from the cache (`cacheFailures: true`), not run again. */
   readonly cached: boolean;
@@ -98,7 +180,9 @@ export interface Materialized extends PassInput {
 export class PipelineResult {
   /** Id of the final model (the last pass's output id, or the input's content id without passes). */
   readonly id: string;
+  /** Id of the input model: its content hash, combined with its attributes when it has any. */
   readonly inputId: string;
+  /** One report per pass, in pipeline order: how each output was obtained. */
   readonly passes: readonly PassReport[];
   /** Counters of this run, including downloads made later by {@link path} / {@link files}. */
   readonly stats: PipelineStats;

@@ -19,7 +19,9 @@ import type { AcceleratorSpec } from './pass.js';
 
 /** A workflow that cannot be run: `field` is the path of the offending field (`passes[1].config.level`). */
 export class WorkflowError extends CacheError {
+  /** Path of the offending field, e.g. `passes[1].config.level` or `input_model.path`; `''` when the file as a whole is bad (unreadable, not JSON). */
   readonly field: string;
+  /** The workflow file, absolute; undefined for a workflow given as an object. */
   readonly file: string | undefined;
 
   constructor(field: string, message: string, file?: string, options?: { cause?: unknown }) {
@@ -54,6 +56,7 @@ interface WorkflowFile extends WorkflowCacheFields {
 
 /** The outcome of {@link Workflow.run}. */
 export interface WorkflowRun {
+  /** The pipeline's result: pass reports, stats, ids and the final model. */
   result: PipelineResult;
   /** The export, when the workflow has an `output_dir`. */
   output?: SavedModel;
@@ -61,9 +64,13 @@ export interface WorkflowRun {
 
 /** A loaded, valid workflow: its pipeline, input model and output folder. */
 export class Workflow {
+  /** The workflow file, absolute; undefined when the workflow was given as an object. */
   readonly file: string | undefined;
+  /** The pipeline built from the workflow (its passes added, its cache open): `run` runs it; `close` closes it. */
   readonly pipeline: Pipeline;
+  /** The input model (`input_model`), its path resolved against the workflow's folder. */
   readonly input: ModelInput;
+  /** Where `run` exports the final model (`output_dir`, absolute); undefined when the workflow has none. */
   readonly outputDir: string | undefined;
   /** The passes as loaded (name, type, version, config, where each came from). */
   readonly passes: readonly LoadedEntry[];

@@ -10,8 +10,12 @@ import { emptyStats, type EntryInfo, type PutMeta, type Tier, type TierStats } f
 /** Why an entry left a {@link MemoryTier}. */
 export type DisposeReason = 'evict' | 'set' | 'delete' | 'clear';
 
+/** Options of {@link MemoryTier}; validated by its constructor (TypeError / RangeError, `code: 'ERR_BAD_INPUT'`). */
 export interface MemoryTierOptions {
-  /** Upper bound of the bytes held (sum of value lengths). Default 1 GB. */
+  /**
+   * Upper bound of the bytes held (sum of value lengths); least recently used entries are evicted
+   * past it, and a value larger than the whole limit is refused. Default 1 GB (1e9).
+   */
   maxBytes?: number;
   /** Called when an entry leaves the tier, with its value (the tier no longer holds it) and key. */
   dispose?: (value: Buffer, key: string, reason: DisposeReason) => void;
@@ -32,6 +36,7 @@ interface Node {
 export class MemoryTier implements Tier {
   readonly name = 'memory';
   readonly encoded = false;
+  /** The byte limit from {@link MemoryTierOptions.maxBytes} (default 1 GB). */
   readonly maxBytes: number;
   readonly #dispose: MemoryTierOptions['dispose'];
   readonly #spaces = new Map<string, Map<string, Node>>();
@@ -95,6 +100,7 @@ export class MemoryTier implements Tier {
     return n;
   }
 
+  /** A copy of the value of `key` (the caller may keep and mutate it), marked most recently used. */
   get(key: string, namespace = DEFAULT_NAMESPACE): Buffer | undefined {
     const n = this.#touch(this.#space(namespace), key);
     return n && Buffer.from(n.value);

@@ -15,6 +15,7 @@ export const DEFAULT_NAMESPACE = 'default';
 
 /** The namespaces modelcache itself uses. A tensorCache module's is {@link tensorNamespace}. */
 export const NAMESPACES = {
+  /** Entries stored without a namespace ({@link DEFAULT_NAMESPACE}). */
   default: DEFAULT_NAMESPACE,
   /** Compiled onnxruntime sessions (modelcache/ort). */
   session: 'session',

@@ -109,12 +109,17 @@ export interface LockOptions {
 
 /** A held lock. */
 export interface HeldLock {
+  /** The lock file (inside the tier's folder); it holds the holder's host, pid and a token. Released at process exit at the latest. */
   readonly path: string;
   /** Removes the lock file if it is still ours. Idempotent. */
   release(): void;
 }
 
-/** How {@link acquireLock} ended. */
+/**
+ * How waiting for a cross-process key lock ({@link Tier.lock}) ended: with the lock, with the
+ * awaited entry ready, or after the wait bound without either (the caller then goes on unlocked:
+ * correctness never depends on the lock, which only saves duplicate work).
+ */
 export interface LockResult {
   /** The lock, when it was taken. */
   lock?: HeldLock;

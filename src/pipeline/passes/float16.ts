@@ -11,6 +11,7 @@ import { appendExternal, rebuildTensor, rewriteTensors, TensorField } from '../.
 import type { BuiltinPass } from './define.js';
 import { readOnnxModel } from './onnx-model.js';
 
+/** Config of the `OnnxFloatToFloat16` pass ({@link onnxFloatToFloat16}), with onnxconverter-common's option names. */
 export interface OnnxFloatToFloat16Config {
   /** Graph inputs and outputs stay float32 (Casts at the edges). Default true. */
   keep_io_types: boolean;

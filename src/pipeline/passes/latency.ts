@@ -7,6 +7,12 @@ import type { BuiltinEvaluator } from './define.js';
 import { executionProviderName } from './ort-optimize.js';
 import { readOnnxModel } from './onnx-model.js';
 
+/**
+ * Config of the `OrtLatency` evaluator ({@link ortLatency}): runs the model in onnxruntime on the
+ * pipeline's accelerator with random inputs and reports `latency_avg_ms`, `latency_p50_ms`,
+ * `latency_p90_ms`, `latency_min_ms` and `runs`. An input with dynamic dimensions and no shape
+ * in `inputs`, or of an unsupported type, rejects with CacheError `ERR_BAD_INPUT`.
+ */
 export interface OrtLatencyConfig {
   /** Timed runs. Default 10. */
   runs: number;

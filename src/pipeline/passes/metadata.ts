@@ -6,9 +6,13 @@ import { joinPieces } from '../../onnx/wire.js';
 import type { BuiltinPass } from './define.js';
 import { copyCompanions, outputName, readOnnxModel } from './onnx-model.js';
 
+/** Config of the `OnnxMetadata` pass ({@link onnxMetadata}): at least one member must be given. Unset fields keep the model's values. */
 export interface OnnxMetadataConfig {
+  /** Sets `ModelProto.producer_name`: the tool that made the model, as onnxruntime's session metadata reports it. */
   producer_name?: string;
+  /** Sets `ModelProto.producer_version`. */
   producer_version?: string;
+  /** Sets `ModelProto.doc_string`: a free-text description of the model. */
   doc_string?: string;
   /** Entries of metadata_props to set (an entry with the same key is replaced). */
   metadata_props: Record<string, string>;

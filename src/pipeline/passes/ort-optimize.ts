@@ -10,6 +10,7 @@ import type { AcceleratorSpec } from '../pass.js';
 import { passInputError, type BuiltinPass } from './define.js';
 import { readOnnxModel } from './onnx-model.js';
 
+/** Config of the `OrtGraphOptimization` pass ({@link ortGraphOptimization}); the JSON names are those of workflow files. */
 export interface OrtGraphOptimizationConfig {
   /** onnxruntime's graphOptimizationLevel. Default 'extended' (portable across machines of one platform). */
   level: 'disabled' | 'basic' | 'extended' | 'layout' | 'all';

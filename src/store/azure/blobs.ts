@@ -27,8 +27,11 @@ export class AzureBlobStore {
   readonly prefix: string;
   /** False when the tier was opened read-only (`update: false`). */
   readonly update: boolean;
+  /** Block size of parallel transfers, bytes ({@link AzureBlobTierOptions.blockSize}, default 8 MiB). */
   readonly blockSize: number;
+  /** Values up to this many bytes are uploaded in one request ({@link AzureBlobTierOptions.maxSingleShotSize}, default 256 MiB). */
   readonly maxSingleShotSize: number;
+  /** Blocks in flight per transfer ({@link AzureBlobTierOptions.concurrency}, default 4). */
   readonly concurrency: number;
   readonly #target: Target;
   readonly #pipeline: StoragePipelineOptions;
@@ -137,7 +140,8 @@ export class AzureBlobStore {
    * Reads and verifies the blob `name` (relative to the prefix). Undefined when it is absent,
    * fails verification, or the service cannot be reached (the last two are counted and warned).
    * `dropCorrupt` deletes a blob that fails verification (when the tier may update), so that the
-   * next writer can publish a good one.
+   * next writer can publish a good one. Resolves to `{ data, etag, lastModified, metadata }`;
+   * `options.onProgress(loaded, total)` follows the download.
    */
   async readBlob(name: string, options: TransferOptions & { dropCorrupt?: boolean } = {}): Promise<BlobRead | undefined> {
     checkName(name);
@@ -318,7 +322,9 @@ export class AzureBlobStore {
   /**
    * Creates blob `name` holding `data` unless it exists. 'exists' means a blob was already there
    * and verifies (same recorded hash, or downloaded and checked); a damaged one is replaced.
-   * One request up to `maxSingleShotSize`, parallel blocks above.
+   * One request up to `maxSingleShotSize`, parallel blocks above. Resolves to `'created'` (this
+   * call wrote it), `'exists'`, `'failed'` (counted and warned) or `'read-only'` (opened with
+   * `update: false`); `options.onProgress(loaded, total)` follows the upload, `options.kind` labels the blob.
    */
   async writeBlob(name: string, data: Uint8Array, options: TransferOptions & { kind?: string } = {}): Promise<WriteOutcome> {
     checkName(name);

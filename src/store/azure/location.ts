@@ -7,7 +7,16 @@ import type { ContainerClient, StoragePipelineOptions } from '@azure/storage-blo
 
 /** The shape of an `@azure/identity` credential (kept structural so the SDK's types stay optional). */
 export interface TokenCredentialLike {
-  getToken(scopes: string | string[], options?: unknown): Promise<{ token: string; expiresOnTimestamp: number } | null>;
+  /**
+   * An access token for `scopes` (the storage scope `https://storage.azure.com/.default`), or null
+   * when none can be had; called by the SDK before requests, and again when a token expires.
+   */
+  getToken(scopes: string | string[], options?: unknown): Promise<{
+    /** The bearer token sent with requests. */
+    token: string;
+    /** When the token expires, ms since epoch. */
+    expiresOnTimestamp: number;
+  } | null>;
 }
 
 /** Where a container is: give one of `containerUrl`, `connectionString` + `containerName`, or `accountName` + `containerName`. */
@@ -16,6 +25,10 @@ export interface LocationOptions {
   containerUrl?: string;
   /** Storage account name; with `containerName`. */
   accountName?: string;
+  /**
+   * The container (3-63 lowercase letters, digits and single hyphens; a TypeError otherwise), with
+   * `connectionString` or `accountName`. Created on the first upload if it does not exist.
+   */
   containerName?: string;
   /**
    * A storage connection string (with `containerName`). Default: `AZURE_STORAGE_CONNECTION_STRING`

@@ -7,10 +7,13 @@ import { normalizePrefix, resolveTarget, type LocationOptions, type Target } fro
 
 /** A transfer in progress, as given to {@link AzureBlobTierOptions.progress} callbacks. */
 export interface TransferProgress {
+  /** Which way the bytes go. */
   op: 'upload' | 'download';
   /** Blob name relative to the tier's prefix. */
   name: string;
+  /** Bytes transferred so far. */
   loaded: number;
+  /** Bytes of the whole blob. */
   total: number;
 }
 
@@ -47,9 +50,13 @@ export interface AzureBlobTierOptions extends LocationOptions {
 
 /** Counters of an {@link AzureBlobTier}: those of every tier plus transfer totals. */
 export interface AzureTierStats extends TierStats {
+  /** Bytes of blobs this process created (values, files and manifests). */
   bytesUploaded: number;
+  /** Bytes of blobs this process downloaded (and verified). */
   bytesDownloaded: number;
+  /** Blobs this process created. */
   uploads: number;
+  /** Blobs this process downloaded. */
   downloads: number;
   /** Conditional creates that found the blob already there (a racing or earlier writer won). */
   lostRaces: number;
@@ -59,19 +66,27 @@ export interface AzureTierStats extends TierStats {
 export interface BlobInfo {
   /** Name relative to the tier's prefix. */
   name: string;
+  /** Size of the blob in bytes. */
   size: number;
+  /** When the blob was last written, ms since epoch. */
   lastModified: number;
+  /** The blob's ETag: the version of it, for conditional deletes (`ifMatch`). */
   etag: string;
   /** Tree hash recorded at upload (32 hex), if any. */
   hash?: string;
+  /** The blob's metadata as stored (modelcache's own keys are `mchash`, `mcsize` and `mckind`). */
   metadata: Record<string, string>;
 }
 
 /** A verified blob read by {@link AzureBlobTier.readBlob}. */
 export interface BlobRead {
+  /** The blob's bytes, verified against the hash recorded at upload. */
   data: Buffer;
+  /** The ETag of the version that was read. */
   etag: string;
+  /** When that version was written, ms since epoch. */
   lastModified: number;
+  /** The blob's metadata as stored. */
   metadata: Record<string, string>;
 }
 

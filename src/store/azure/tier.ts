@@ -30,6 +30,7 @@ const MANIFEST = 'manifest.json';
 export interface RemoteFileEntry extends FileEntryInfo {
   /** The folder under the entry holding the files of the upload that won. */
   upload: string;
+  /** ETag of the manifest that was read: a damaged entry is withdrawn only if its manifest is still this version. */
   etag: string;
 }
 

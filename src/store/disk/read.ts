@@ -17,8 +17,11 @@ import type { DiskStore } from './store.js';
 export interface DiskFile {
   /** Absolute path of the immutable file. Valid until the entry is evicted or replaced. */
   path: string;
+  /** Size of the file in bytes: the stored (encoded) value when a Cache wrote it. */
   size: number;
+  /** The label given when it was stored; `''` when none. */
   kind: string;
+  /** The JSON metadata given when it was stored, if any. */
   meta: Record<string, unknown> | undefined;
   /** Present with `{ map: true }`: a zero-copy map of the file (close it when done). */
   mapped?: MappedFile;
@@ -26,16 +29,23 @@ export interface DiskFile {
 
 /** A listed entry (for `modelcache ls`). */
 export interface DiskEntry {
+  /** The namespace the entry belongs to. */
   namespace: string;
+  /** The entry's key within its namespace. */
   key: string;
+  /** Stored bytes (encoded value, or all files of a file entry): what counts against `maxBytes`. */
   size: number;
+  /** The label given when it was stored (`'tensor'`, `'session'`, ...); `''` when none. */
   kind: string;
   /** 'inline': inside the index; 'blob': one file; 'files': a file entry. */
   type: 'inline' | 'blob' | 'files';
+  /** `type === 'inline'`: the value lives inside the LMDB index rather than in a file of its own. */
   inline: boolean;
+  /** When the entry was stored, ms since epoch. */
   created: number;
   /** Last access, ms since epoch. */
   accessed: number;
+  /** The JSON metadata given when it was stored, if any. */
   meta: Record<string, unknown> | undefined;
 }
 

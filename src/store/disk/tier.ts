@@ -47,7 +47,9 @@ export type { DiskEntry, DiskFile } from './read.js';
 export class DiskTier implements Tier {
   readonly name = 'disk';
   readonly encoded = true;
+  /** The cache directory, resolved to an absolute path. */
   readonly dir: string;
+  /** Values up to this many bytes are stored inside the index, larger ones as files (default 64 KiB). */
   readonly inlineThreshold: number;
   readonly #readOnly: boolean;
   readonly #store: DiskStore;
@@ -125,6 +127,7 @@ export class DiskTier implements Tier {
     return files ? Promise.all(files).then(() => out) : out;
   }
 
+  /** Whether `key` has an entry (a value or a file entry), queued writes included; synchronous, no hashing. */
   has(key: string, namespace?: string): boolean {
     this.#assertOpen();
     const ns = this.#ns(namespace);
@@ -292,7 +295,12 @@ export class DiskTier implements Tier {
   }
 
   /** Evicts least recently used entries down to `maxBytes` (default: the tier's limit). */
-  async prune(maxBytes = this.maxBytes): Promise<{ evicted: number; bytes: number }> {
+  async prune(maxBytes = this.maxBytes): Promise<{
+    /** Entries evicted. */
+    evicted: number;
+    /** Stored bytes they freed. */
+    bytes: number;
+  }> {
     this.#assertWritable();
     checkInteger('maxBytes', maxBytes, 0, Number.MAX_SAFE_INTEGER);
     this.#store.queue.flushSync();
@@ -327,6 +335,7 @@ export class DiskTier implements Tier {
 
   // -------------------------------------------------------------------------- counters
 
+  /** Counters of this process, with `bytes` and `entries` of the whole directory (all processes) after committing queued writes. */
   stats(): TierStats {
     if (this.#closed) return { ...this.#stats, bytes: 0, entries: 0, maxBytes: this.maxBytes };
     this.#store.queue.flushSync();

@@ -21,17 +21,36 @@ import type { DiskStore } from './store.js';
 
 /** One problem found by `DiskTier.verify`. */
 export interface VerifyProblem {
+  /** Namespace of the entry concerned (absent for problems of the index as a whole or of a stray file). */
   namespace?: string;
+  /** Key of the entry concerned, when the problem is one entry's. */
   key?: string;
+  /** The file or folder concerned, when there is one (a damaged blob, an orphan, a stale work file). */
   path?: string;
+  /**
+   * What is wrong. Entry problems (a read would drop the entry as a miss; repair deletes it):
+   * `'missing-file'` (its file is gone), `'checksum'` (its bytes differ from the recorded hash or
+   * size), `'missing-value'`, `'bad-record'` (its index record cannot be decoded, or names the
+   * wrong files), `'missing-head'` (a file entry's head file is gone). Index bookkeeping (repair
+   * recomputes it from the records): `'lru-mismatch'`, `'totals'` (byte or entry totals, overall or
+   * per namespace), `'refs'` (reference counts of shared content). Stray files (repair removes
+   * them): `'orphan-file'` (a file no entry references, older than a minute) and `'stale-tmp'` (a
+   * work file whose writer is gone, or older than a day).
+   */
   problem: 'missing-file' | 'checksum' | 'missing-value' | 'bad-record' | 'missing-head' | 'lru-mismatch' | 'totals' | 'refs' | 'orphan-file' | 'stale-tmp';
+  /** Human-readable specifics (expected and found counts, why a file failed). */
   detail?: string;
 }
 
+/** What `DiskTier.verify` found (and, with `repair: true`, fixed). */
 export interface VerifyReport {
+  /** Entries the index holds (with a readable record), damaged ones included. */
   entries: number;
+  /** Stored bytes of those entries, as their records say. */
   bytes: number;
+  /** Every problem found; empty for a healthy cache. An entry's problem is confirmed under the write lock, so a live writer never causes a false report. */
   problems: VerifyProblem[];
+  /** How many problems were fixed; always 0 without `repair: true` or on a read-only tier. */
   repaired: number;
 }
 

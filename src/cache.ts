@@ -7,6 +7,8 @@ import { type Cipher } from './cipher.js';
 import { type Codec } from './codec.js';
 import { ValueCodec, type CompressionOptions } from './cache/codec.js';
 import { EncodedWrites } from './cache/write.js';
+import { TierReads } from './cache/read.js';
+import type { CacheGetManyOptions, CachePutOptions, CacheReadOptions, CacheStats, ComputeOptions } from './cache/types.js';
 import { FileEntries, type CacheFileEntry, type ComputeFiles, type GetFilesOptions } from './cache/files.js';
 import { buildTiers, type CacheOptions } from './cache/options.js';
 import { withKeyLock, type LockingOptions } from './cache/lock.js';
@@ -22,50 +24,7 @@ import { isDiskTier, type DiskTier } from './store/disk/tier.js';
 import type { EntryInfo, FileSource, NamespaceStats, PutMeta, Tier, TierStats } from './store/tier.js';
 
 export type { CompressionOptions, CacheOptions, CacheFileEntry, ComputeFiles, GetFilesOptions };
-
-/** Per-call options of reads. */
-export interface CacheReadOptions {
-  /** The entry's namespace. Default 'default'. */
-  namespace?: string;
-  /** `false`: this call skips the shared tier (reads only local tiers; writes and deletes stay local). Default true. */
-  shared?: boolean;
-}
-
-/** Options of {@link Cache.getMany}. */
-export interface CacheGetManyOptions extends CacheReadOptions {
-  /**
-   * May return the memory tier's own buffers without copying: read them at once, never mutate
-   * or keep them (tensorCache copies rows straight into fresh outputs).
-   */
-  borrow?: boolean;
-}
-
-/** Per-call options of {@link Cache.put}. */
-export interface CachePutOptions extends PutMeta {
-  /** `false`: the value stays in the local tiers (never uploaded). Default true. */
-  shared?: boolean;
-  /** Byte-shuffle element size for this value (4 for float32 tensors). */
-  elementSize?: number;
-}
-
-/** Options of {@link Cache.getOrCompute}. */
-export interface ComputeOptions extends CachePutOptions, LockingOptions {}
-
-/** Counters of a {@link Cache} and of each of its tiers. */
-export interface CacheStats {
-  /** Keys (values and file entries) found in some tier, since this Cache was created. */
-  hits: number;
-  /** Keys found in no tier (a value that failed to decode counts as a miss too). */
-  misses: number;
-  /** Calls to {@link Cache.put} (including those made by `getOrCompute`), whether or not every tier stored the value. */
-  puts: number;
-  /** Values that failed to decode (corrupt or undecryptable) and were dropped. */
-  corrupt: number;
-  /** Tier operations that threw and were degraded to a miss / skipped write. */
-  errors: number;
-  /** Each tier's own counters, by tier name (`'memory'`, `'disk'`, `'azure'`). */
-  tiers: Record<string, TierStats>;
-}
+export type { CacheGetManyOptions, CachePutOptions, CacheReadOptions, CacheStats, ComputeOptions } from './cache/types.js';
 
 /**
  * A tiered byte cache, with file entries and namespaces.
@@ -84,6 +43,7 @@ export class Cache {
   readonly tiers: readonly Tier[];
   readonly #codec: ValueCodec;
   readonly #writes: EncodedWrites;
+  readonly #reads: TierReads;
   /** The local tier holding file entries, locks and persistent counters (a disk tier). */
   readonly #local: Tier | undefined;
   readonly #files: FileEntries;
@@ -98,6 +58,10 @@ export class Cache {
     this.tiers = built.tiers;
     this.#codec = new ValueCodec(options.compression, options.encryption, built.maxValueBytes);
     this.#writes = new EncodedWrites(this.#codec, (p) => this.#track(p), (tier, err) => this.#tierFailed(tier, 'put', err));
+    this.#reads = new TierReads({
+      tiers: this.tiers, codec: this.#codec, writes: this.#writes, track: (p) => this.#track(p),
+      tierFailed: (tier, op, err) => this.#tierFailed(tier, op, err), corrupt: () => this.#stats.corrupt++,
+    });
     this.#lockWaitMs = options.lockWaitMs === undefined ? DEFAULT_LOCK_WAIT_MS : checkInteger('options.lockWaitMs', options.lockWaitMs, 0, Number.MAX_SAFE_INTEGER);
     this.#local = this.tiers.find((t) => !t.shared && typeof t.putFiles === 'function');
     this.#files = new FileEntries({
@@ -146,34 +110,6 @@ export class Cache {
     return (await this.getMany([key], options))[0];
   }
 
-  #dropUndecodable(tier: Tier, ns: string, key: string, err: unknown): void {
-    const code = (err as CacheError).code;
-    if (code === 'ERR_CORRUPT' || code === 'ERR_DECRYPT') {
-      this.#stats.corrupt++;
-      warn(code, `dropped cache entry ${ns}/${key} from the ${tier.name} tier: ${(err as Error).message}`);
-      this.#track(Promise.resolve().then(() => tier.delete(key, ns)).catch((e) => this.#tierFailed(tier, 'delete', e)));
-    } else {
-      this.#tierFailed(tier, 'decode', err);
-    }
-  }
-
-  #promote(ns: string, key: string, raw: Buffer, foundAt: number): void {
-    for (let j = 0; j < foundAt; j++) {
-      const tier = this.tiers[j];
-      try {
-        if (!tier.encoded) {
-          // A private copy: the caller owns `raw`.
-          if (tier.putOwned) tier.putOwned(key, Buffer.from(raw), ns);
-          else void tier.put(key, raw, { namespace: ns });
-        } else {
-          this.#writes.put(tier, key, raw, this.#codec.elementSize, { namespace: ns });
-        }
-      } catch (err) {
-        this.#tierFailed(tier, 'put', err);
-      }
-    }
-  }
-
   /**
    * Reads several keys; misses are undefined. Tier by tier: each tier is asked only for what the
    * faster ones missed, and a synchronous tier (memory, inline disk values) answers without a
@@ -183,73 +119,10 @@ export class Cache {
     this.#assertOpen();
     checkKeys(keys);
     const ns = namespaceOf(options, 'getMany', GET_MANY_OPTIONS);
-    const { out, missed } = await this.#read(keys, ns, Boolean(options.borrow), options.shared === false);
+    const { out, missed } = await this.#reads.read(keys, ns, Boolean(options.borrow), options.shared === false);
     this.#counted(ns, keys.length - missed, missed);
     if (debugEnabled()) logDebug(`cache ${ns}: ${keys.length - missed} hit, ${missed} miss${keys.length === 1 ? ` (${keys[0]})` : ''}`);
     return out;
-  }
-
-  /** Reads checked keys tier by tier (see {@link getMany}), the shared tier skipped when `localOnly`; counts nothing. */
-  async #read(keys: readonly string[], ns: string, borrow: boolean, localOnly: boolean): Promise<{ out: (Buffer | undefined)[]; missed: number }> {
-    const out: (Buffer | undefined)[] = new Array(keys.length);
-    let pending: number[] = keys.map((_, i) => i);
-    for (let t = 0; t < this.tiers.length && pending.length > 0; t++) {
-      const tier = this.tiers[t];
-      if (tier.shared && localOnly) continue;
-      let stored: (Buffer | undefined)[];
-      try {
-        const ks = pending.length === keys.length ? keys : pending.map((i) => keys[i]);
-        if (borrow && tier.getManyBorrowed) stored = tier.getManyBorrowed(ks, ns);
-        else {
-          const r = tier.getMany(ks, ns);
-          stored = r instanceof Promise ? await r : r;
-        }
-      } catch (err) {
-        this.#tierFailed(tier, 'getMany', err);
-        continue;
-      }
-      const still: number[] = [];
-      const decoding: Promise<void>[] = [];
-      const codec = this.#codec;
-      pending.forEach((i, j) => {
-        const v = stored[j];
-        if (v === undefined) {
-          still.push(i);
-          return;
-        }
-        if (!tier.encoded) {
-          out[i] = v;
-          if (t > 0) this.#promote(ns, keys[i], v, t);
-          return;
-        }
-        if (codec.decodesSync(v)) {
-          try {
-            const raw = codec.decodeSync(v, ns, keys[i]);
-            out[i] = raw;
-            this.#promote(ns, keys[i], raw, t);
-          } catch (err) {
-            this.#dropUndecodable(tier, ns, keys[i], err);
-            still.push(i);
-          }
-          return;
-        }
-        decoding.push(
-          codec.decode(v, ns, keys[i]).then(
-            (raw) => {
-              out[i] = raw;
-              this.#promote(ns, keys[i], raw, t);
-            },
-            (err) => {
-              this.#dropUndecodable(tier, ns, keys[i], err);
-              still.push(i);
-            },
-          ),
-        );
-      });
-      if (decoding.length > 0) await Promise.all(decoding);
-      pending = still;
-    }
-    return { out, missed: pending.length };
   }
 
   /**
@@ -305,7 +178,7 @@ export class Cache {
     const id = `${ns}\0${key}`;
     const running = this.#inflight.get(id);
     if (running) return Buffer.from(await running);
-    const p = withKeyLock(this.#local, ns, key, { lockWaitMs: this.#lockWaitMs, ...options }, async () => (await this.#read([key], ns, false, options.shared === false)).out[0], async () => {
+    const p = withKeyLock(this.#local, ns, key, { lockWaitMs: this.#lockWaitMs, ...options }, async () => (await this.#reads.read([key], ns, false, options.shared === false)).out[0], async () => {
       const value = Buffer.from(toBytes('compute() result', await compute()));
       await this.put(key, value, { ...options, namespace: ns });
       return value;

@@ -10,17 +10,16 @@ import { basename, dirname, resolve } from 'node:path';
 import { toBytes } from '../../bytes.js';
 import { DEFAULT_ACCESS_FLUSH_MS, DEFAULT_INLINE_THRESHOLD, DEFAULT_MAX_DISK_BYTES, ORPHAN_GRACE_MS } from '../../defaults.js';
 import { CacheError, checkInteger, checkOptionNames, invalidType } from '../../errors.js';
-import { hashFile, treeHash } from '../../hash.js';
 import { checkKey, checkNamespace, DEFAULT_NAMESPACE } from '../namespace.js';
 import { checkKind, checkMeta } from '../meta.js';
 import type { EntryInfo, FileSource, LocalFileEntry, NamespaceStats, PutFilesMeta, PutMeta, Tier, TierStats } from '../tier.js';
 import { acquireLock, type LockResult } from '../work.js';
-import { checkSources, isWorkFile, prepareFiles, stageFile, verifyFiles, writeHead } from './files.js';
-import { checkCacheDir, unlinkQuietly, writeNewFile } from './layout.js';
-import { BLOB, encodeRecord, FILES, INLINE } from './record.js';
-import type { PutOp } from './queue.js';
+import { checkSources, verifyFiles } from './files.js';
+import { checkCacheDir } from './layout.js';
+import { FILES } from './record.js';
 import { DiskReader, type DiskEntry, type DiskFile } from './read.js';
 import { evictLru } from './evict.js';
+import { fileOp, filesOp, valueOp } from './ops.js';
 import { DiskStore } from './store.js';
 import { collectOrphans, verifyDisk, type VerifyReport } from './verify.js';
 
@@ -159,24 +158,8 @@ export class DiskTier implements Tier {
       this.#stats.rejected++;
       return false;
     }
-    const hash = treeHash(bytes);
-    const type = bytes.byteLength <= this.inlineThreshold ? INLINE : BLOB;
-    const record = encodeRecord({ type, size: bytes.byteLength, created: Date.now(), hash, kind: meta.kind ?? '', meta: meta.meta }, type === INLINE ? bytes : undefined);
-    const op: PutOp = { ns, key, type, record, size: bytes.byteLength, hash };
-    if (type === BLOB) {
-      // Written now, so that the caller's buffer is not kept (and the bytes survive an exit).
-      const layout = this.#store.layout;
-      try {
-        layout.ensure();
-        op.blobFile = layout.workPath();
-        writeNewFile(op.blobFile, bytes, this.#store.durable);
-      } catch (err) {
-        unlinkQuietly([op.blobFile]); // a partial file would keep a full disk full
-        this.#stats.rejected++;
-        this.#store.fail('put', err);
-        return false;
-      }
-    }
+    const op = valueOp(this.#store, ns, key, bytes, meta, this.inlineThreshold);
+    if (!op) return false;
     this.#store.queue.enqueue(op);
     return true;
   }
@@ -198,10 +181,7 @@ export class DiskTier implements Tier {
         this.#stats.rejected++;
         return false;
       }
-      const hash = await hashFile(path);
-      const blobFile = await stageFile(this.#store.layout, path, isWorkFile(this.#store.layout, path));
-      const record = encodeRecord({ type: BLOB, size, created: Date.now(), hash, kind: meta.kind ?? '', meta: meta.meta });
-      this.#store.queue.enqueue({ ns, key, type: BLOB, record, size, hash, blobFile });
+      this.#store.queue.enqueue(await fileOp(this.#store, ns, key, path, size, meta));
       this.#store.queue.flushSync(); // committed when it resolves, as modelcache/ort expects of it
       return true;
     } catch (err) {
@@ -228,27 +208,9 @@ export class DiskTier implements Tier {
       this.#stats.rejected++;
       return false;
     }
-    let prepared;
-    try {
-      prepared = await prepareFiles(store.layout, sources, store.durable);
-    } catch (err) {
-      this.#stats.rejected++;
-      store.fail('putFiles', err);
-      return false;
-    }
-    const { work, size, id } = prepared;
-    const info = { namespace: ns, key, kind: meta.kind ?? '', meta: meta.meta, created: Date.now(), size, encrypted: Boolean(meta.encrypted), files: prepared.files };
-    let head: string;
-    try {
-      head = writeHead(store.layout, info, store.durable);
-    } catch (err) {
-      this.#stats.rejected++;
-      store.fail('putFiles', err);
-      store.queue.discardWork(work);
-      return false;
-    }
-    const record = encodeRecord({ type: FILES, size, created: info.created, hash: id, kind: info.kind, meta: info.meta });
-    store.queue.enqueue({ ns, key, type: FILES, record, size, hash: id, work, head });
+    const op = await filesOp(store, ns, key, sources, meta);
+    if (!op) return false;
+    store.queue.enqueue(op);
     return true;
   }
 

@@ -104,6 +104,19 @@ export class Cache {
     this.#local?.countAccess?.(ns, hits, misses);
   }
 
+  /**
+   * Whether every key is in the memory tier at this moment (checked synchronously; recency and
+   * counters untouched). A {@link getMany} started right after, in the same turn, finds them all
+   * there without reading another tier: a caller can skip, in that case, work only a miss needs.
+   */
+  inMemory(keys: readonly string[], options: CacheReadOptions = {}): boolean {
+    const first = this.tiers[0];
+    if (this.#closed || first === undefined || first.encoded || first.shared) return false;
+    const ns = namespaceOf(options, 'inMemory', READ_OPTIONS);
+    for (const key of keys) if (first.has(key, ns) !== true) return false;
+    return true;
+  }
+
   /** Reads `key` from the fastest tier that has it, promoting it to the faster ones. */
   async get(key: string, options: CacheReadOptions = {}): Promise<Buffer | undefined> {
     checkKey(key);

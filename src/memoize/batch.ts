@@ -134,6 +134,9 @@ export class TensorMemo {
 
     const keys = sampleKeys(this.moduleHash, call.shape, call.rowDigests, batch);
     const sources: (Source | undefined)[] = new Array(batch);
+    // Before anything yields: rows that may be computed are copied while they are the bytes hashed.
+    // Every key in the memory tier now is every key found by the getMany below, in this same turn.
+    if (!this.cache.inMemory(keys, { namespace: this.namespace })) call.capture();
     const found = await this.cache.getMany(keys, { borrow: true, namespace: this.namespace });
 
     // Misses, deduplicated: the first row of each missing key computes it.

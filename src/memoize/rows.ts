@@ -1,9 +1,10 @@
 // A call as tensorCache keys and replays it. Every argument is captured before the call yields:
 // tensors (any dtype, strings included, positional or inside a feeds object) and arrays declared
-// as rows are copied and hashed per row; every other argument is copied and canonically encoded.
+// as rows are hashed per row and copied (numeric tensors only when a row may be computed: a call
+// served whole from the memory tier copies nothing); every other argument is copied and encoded.
 // Whatever the caller does to its buffers afterwards, the function receives exactly the bytes the
 // keys were made of (DESIGN.md, "Keys").
-import { invalidType } from '../errors.js';
+import { described, invalidType } from '../errors.js';
 import { hash, hashRows } from '../hash.js';
 import { encodeValue } from '../keys.js';
 import { captureValue } from '../keycopy.js';
@@ -24,6 +25,8 @@ interface RowSource {
   digests: Uint8Array;
   /** A fresh value holding rows `rows`, in that order. */
   gather(rows: readonly number[]): unknown;
+  /** Copies the caller's bytes now (numeric tensors, which are hashed in place): before the call yields. */
+  capture?(): void;
   /** Gives back what the capture holds (once the call is over: `gather` must not run after). */
   release?(): void;
 }
@@ -35,8 +38,6 @@ const POOL_MIN = 4096;
 const POOL_MAX_BUFFERS = 8;
 const POOL_MAX_BYTES = 64 << 20;
 const pool: ArrayBuffer[] = [];
-/** Bytes copied then hashed at a time: small enough to stay in a core's L2 cache. */
-const CAPTURE_BLOCK = 256 << 10;
 
 function acquire(n: number): Uint8Array {
   if (n < POOL_MIN) return new Uint8Array(n);
@@ -75,23 +76,30 @@ function tensorRows(path: string, t: TensorLike): RowSource & { ctor: TensorCtor
   }
   const like = t.data;
   const { rowBytes } = layout;
-  const bytes = acquire(like.byteLength); // the capture: a private copy, hashed as it is made
-  const digests = new Uint8Array(16 * batch);
   const src = bytesOf(like);
-  // In blocks of rows that stay in the CPU cache between the copy and the hash of the copy.
-  const rowsPerBlock = rowBytes === 0 ? batch : Math.max(1, Math.floor(CAPTURE_BLOCK / rowBytes));
-  for (let r = 0; r < batch; r += rowsPerBlock) {
-    const end = Math.min(batch, r + rowsPerBlock);
-    const block = bytes.subarray(r * rowBytes, end * rowBytes);
-    block.set(src.subarray(r * rowBytes, end * rowBytes));
-    if (rowBytes > 0) digests.set(hashRows(block, rowBytes), 16 * r);
-  }
+  const digests = rowBytes > 0 ? hashRows(src, rowBytes) : new Uint8Array(16 * batch);
+  // The capture, a private copy of the rows: made before the call yields, unless every row is a
+  // hit in the memory tier (then no row is ever given to the function, see CapturedCall.capture).
+  let bytes: Uint8Array | undefined;
+  const capture = () => {
+    if (bytes) return;
+    bytes = acquire(src.byteLength);
+    bytes.set(src);
+  };
   const gather = (rows: readonly number[]) => {
+    if (!bytes) {
+      // Not captured at call time: the caller's bytes serve only if they are still the ones hashed.
+      if (rowBytes > 0 && !Buffer.from(hashRows(src, rowBytes)).equals(Buffer.from(digests.buffer, digests.byteOffset, digests.byteLength))) {
+        throw invalidType(path, 'a tensor left unchanged until the call resolves (its data changed while the call was pending)', described('a changed tensor'));
+      }
+      capture();
+    }
+    const captured = bytes!;
     const out = new Uint8Array(rows.length * rowBytes);
-    rows.forEach((r, j) => out.set(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), j * rowBytes));
+    rows.forEach((r, j) => out.set(captured.subarray(r * rowBytes, (r + 1) * rowBytes), j * rowBytes));
     return makeTensor(ctor, layout.dtype, [rows.length, ...rowDims], viewAs(out, layout.dtype, like));
   };
-  return { path, batch, batchPath: `${path}.dims[0]`, shape, digests, gather, ctor, release: () => release(bytes) };
+  return { path, batch, batchPath: `${path}.dims[0]`, shape, digests, gather, ctor, capture, release: () => bytes && release(bytes) };
 }
 
 /** A plain array declared batch-aligned (`rows` option): one canonical value per row. */
@@ -131,6 +139,12 @@ export interface CapturedCall {
   tensorCtor: TensorCtor | undefined;
   /** Fresh arguments holding samples `rows` of the call, in that order. */
   argsFor(rows: readonly number[]): unknown[];
+  /**
+   * Copies every row source's bytes that were hashed in place (numeric tensors), so that the
+   * function receives exactly the bytes its keys were made of. Call it before the call yields,
+   * unless no row will be computed (every key a memory hit, known synchronously).
+   */
+  capture(): void;
   /** Ends the capture once the call is over (its buffers are reused): `argsFor` is then invalid. */
   release(): void;
 }
@@ -213,6 +227,9 @@ export function captureCall(args: readonly unknown[], rows: ReadonlySet<number |
     rowDigests: sources.map((s) => s.digests),
     tensorCtor,
     argsFor: (picked) => parts.map((p) => build(p, picked)),
+    capture: () => {
+      for (const s of sources) s.capture?.();
+    },
     release: releaseAll,
   };
 }

@@ -82,4 +82,30 @@ describe('tensorCache keys cover what a result depends on', () => {
     expect(rowsOf(await pending)).toEqual([[10], [20]]);
     expect(rowsOf(await f(f32([[1], [2]])))).toEqual([[10], [20]]);
   });
+
+  describe('a call served whole from the memory tier copies nothing, and when its samples disagree in shape', () => {
+    // Each row comes back as a row as wide as the widest of its batch (padding per batch).
+    const padded = async (x: T) => {
+      const rows = rowsOf(x);
+      const width = Math.max(...rows.map((r) => r[0]));
+      return f32(rows.map((r) => Array.from({ length: width }, (_, i) => (i < r[0] ? r[0] : 0))));
+    };
+
+    it('runs uncached on the bytes it was called with', async () => {
+      const f = tensorCache()(padded);
+      await f(f32([[1]]));
+      await f(f32([[2]]));
+      expect(rowsOf(await f(f32([[1], [2]])))).toEqual(rowsOf(await padded(f32([[1], [2]]))));
+    });
+
+    it('refuses with a TypeError, never a result of other bytes, when the caller changed them meanwhile', async () => {
+      const f = tensorCache()(padded);
+      await f(f32([[1]]));
+      await f(f32([[2]]));
+      const batch = f32([[1], [2]]);
+      const pending = f(batch);
+      batch.data.set([3, 3]);
+      await expect(pending).rejects.toThrow(/changed while the call was pending\) for args\[0\]/);
+    });
+  });
 });

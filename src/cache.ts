@@ -111,10 +111,8 @@ export class Cache {
    */
   inMemory(keys: readonly string[], options: CacheReadOptions = {}): boolean {
     const first = this.tiers[0];
-    if (this.#closed || first === undefined || first.encoded || first.shared) return false;
-    const ns = namespaceOf(options, 'inMemory', READ_OPTIONS);
-    for (const key of keys) if (first.has(key, ns) !== true) return false;
-    return true;
+    if (this.#closed || first?.hasAll === undefined || first.encoded || first.shared) return false;
+    return first.hasAll(keys, namespaceOf(options, 'inMemory', READ_OPTIONS));
   }
 
   /** Reads `key` from the fastest tier that has it, promoting it to the faster ones. */

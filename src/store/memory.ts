@@ -191,6 +191,14 @@ export class MemoryTier implements Tier {
     return this.#space(namespace)?.has(key) ?? false;
   }
 
+  /** Whether every key of `keys` is held (recency and counters untouched). */
+  hasAll(keys: readonly string[], namespace = DEFAULT_NAMESPACE): boolean {
+    const space = this.#space(namespace);
+    if (space === undefined) return keys.length === 0;
+    for (let i = 0; i < keys.length; i++) if (!space.has(keys[i])) return false;
+    return true;
+  }
+
   delete(key: string, namespace = DEFAULT_NAMESPACE): boolean {
     const n = this.#space(namespace)?.get(key);
     if (n === undefined) return false;

@@ -194,6 +194,8 @@ export interface Tier {
   getManyBorrowed?(keys: readonly string[], namespace?: string): (Buffer | undefined)[];
   /** Stores a buffer the caller hands over and will not touch again (no defensive copy). */
   putOwned?(key: string, value: Buffer, namespace?: string): boolean;
+  /** Whether the tier holds every key of `keys` now, answered synchronously (no read, no hit counted). */
+  hasAll?(keys: readonly string[], namespace?: string): boolean;
 
   /** Entries of `namespace` (of every namespace when omitted). */
   listEntries?(namespace?: string): Iterable<EntryInfo> | AsyncIterable<EntryInfo>;

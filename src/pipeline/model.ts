@@ -84,6 +84,7 @@ export function contentId(kind: 'file' | 'dir', files: readonly ModelFile[], mai
 
 // A protobuf message cannot be larger: a bigger file is not an ONNX model we could parse.
 const MAX_ONNX_BYTES = 2 ** 31;
+const LOCATION_KEY = Buffer.from('location', 'latin1');
 
 /**
  * The external data files that the ONNX model `bytes` (read from `file`) names, relative to its
@@ -105,6 +106,9 @@ export async function externalFiles(file: string, bytes: Uint8Array): Promise<st
 async function externalDataOf(file: string, size: number): Promise<string[]> {
   if (!/\.onnx$/i.test(file) || size >= MAX_ONNX_BYTES) return [];
   const bytes = await readFile(file);
+  // Every external reference is an entry keyed "location" (ONNX's StringStringEntryProto): a model
+  // whose bytes never spell it names no external data, and the parse can be skipped.
+  if (bytes.indexOf(LOCATION_KEY) < 0) return [];
   try {
     externalLocations(bytes);
   } catch {

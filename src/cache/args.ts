@@ -27,9 +27,20 @@ export function namespaceOf(options: unknown, call: string, names: readonly stri
   return isNamespace(ns) ? ns : checkNamespace(ns, 'options.namespace');
 }
 
+// Arrays of keys that modelcache itself made from digests (32 hex characters each, never changed
+// after): they follow the grammar by construction, and tensorCache's hot path skips their check.
+const madeFromDigests = new WeakSet<readonly string[]>();
+
+/** Marks `keys`, hex digests made by modelcache's own code, as checked (see {@link checkKeys}). */
+export function keysFromDigests(keys: string[]): readonly string[] {
+  madeFromDigests.add(keys);
+  return keys;
+}
+
 /** `keys` when it is an array of keys of the grammar; a TypeError naming the first bad one otherwise. */
 export function checkKeys(keys: unknown): readonly string[] {
   if (!Array.isArray(keys)) throw invalidType('keys', 'an array of keys', keys);
+  if (madeFromDigests.has(keys)) return keys;
   for (let i = 0; i < keys.length; i++) if (!isKey(keys[i])) checkKey(keys[i], `keys[${i}]`);
   return keys;
 }

@@ -16,6 +16,7 @@
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import type { Cache } from '../cache.js';
+import { keysFromDigests } from '../cache/args.js';
 import { invalidType } from '../errors.js';
 import { hash, hashFile, hashRows } from '../hash.js';
 import { codeDigest, encodeKey, encodeValue, Opaque, unportableError, type Unportable } from '../keys.js';
@@ -203,7 +204,7 @@ export function moduleHashOf(m: ModuleIdentity): string {
  * The keys of the samples of a call: the prefix (module hash, call shape, non-row arguments) and
  * one 16-byte digest per row source per sample, hashed per sample in one native call.
  */
-export function sampleKeys(moduleHash: string, shape: readonly unknown[], rowDigests: readonly Uint8Array[], batch: number): string[] {
+export function sampleKeys(moduleHash: string, shape: readonly unknown[], rowDigests: readonly Uint8Array[], batch: number): readonly string[] {
   const prefix = Buffer.from(hash(encodeKey(`tensorCache:${moduleHash}`, shape)), 'hex');
   const width = 16 * (1 + rowDigests.length);
   const combined = Buffer.allocUnsafe(batch * width);
@@ -215,5 +216,5 @@ export function sampleKeys(moduleHash: string, shape: readonly unknown[], rowDig
   const keyDigests = Buffer.from(hashRows(combined, width).buffer);
   const keys = new Array<string>(batch);
   for (let i = 0; i < batch; i++) keys[i] = keyDigests.toString('hex', 16 * i, 16 * i + 16);
-  return keys;
+  return keysFromDigests(keys);
 }

@@ -45,15 +45,8 @@ export async function identify(model: ModelArg, options: Record<string, unknown>
   let locations: string[];
   let baseDir: string;
   if ('path' in model) {
-    const facts = await memo.facts(model.path, 'onnx-model', async (p) => {
-      const [{ mapFile }, { externalLocations }] = await Promise.all([import('../mmap.js'), import('./onnx.js')]);
-      const m = mapFile(p);
-      try {
-        return { external: externalLocations(m.buffer) };
-      } finally {
-        m.close();
-      }
-    });
+    // Headers only, by positioned reads: never a mapping of a file its owner may truncate meanwhile.
+    const facts = await memo.facts(model.path, 'onnx-model', async (p) => ({ external: (await import('../onnx/scan.js')).externalLocationsOfFile(p) }));
     hash = facts.hash;
     size = facts.size;
     const ext = facts.extra?.external;

@@ -2,13 +2,14 @@
 // bytes and those of every external data file it names (an ONNX model's weights beside it); for a
 // directory, every file's relative name, size and bytes, sorted by name (so the id never depends
 // on the model's own path or on the order readdir gives).
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { CacheError, checkOptionNames, invalidType } from '../errors.js';
 import { hash, hashFile } from '../hash.js';
 import { encodeKey } from '../keys.js';
 import { externalPath } from '../onnx/external.js';
 import { externalLocations } from '../ort/onnx.js';
+import { externalLocationsOfFile } from '../onnx/scan.js';
 
 /** A model handed to a pipeline: a file (`model.onnx`) or a directory (model + external data). */
 export interface ModelInput {
@@ -84,16 +85,15 @@ export function contentId(kind: 'file' | 'dir', files: readonly ModelFile[], mai
 
 // A protobuf message cannot be larger: a bigger file is not an ONNX model we could parse.
 const MAX_ONNX_BYTES = 2 ** 31;
-const LOCATION_KEY = Buffer.from('location', 'latin1');
 
 /**
- * The external data files that the ONNX model `bytes` (read from `file`) names, relative to its
- * folder ('/'-separated): each must be a file inside that folder.
+ * The external data files named by `locations` (of the ONNX model `file`), relative to its folder
+ * ('/'-separated): each must be a file inside that folder.
  */
-export async function externalFiles(file: string, bytes: Uint8Array): Promise<string[]> {
+export async function externalFilesAt(file: string, locations: readonly string[]): Promise<string[]> {
   const dir = dirname(file);
   const out: string[] = [];
-  for (const location of externalLocations(bytes)) {
+  for (const location of locations) {
     const path = externalPath(dir, location); // refuses a location that leaves the folder
     const st = await stat(path).catch(() => undefined);
     if (!st?.isFile()) throw new CacheError('ERR_BAD_INPUT', `model ${file} names external data ${JSON.stringify(location)}, which is not a file beside it (${path})`);
@@ -102,19 +102,23 @@ export async function externalFiles(file: string, bytes: Uint8Array): Promise<st
   return out;
 }
 
-/** The external data files an `.onnx` file names (see {@link externalFiles}); other files, and files that do not parse as ONNX, name none. */
+/** The external data files that the ONNX model `bytes` (read from `file`) names (see {@link externalFilesAt}). */
+export async function externalFiles(file: string, bytes: Uint8Array): Promise<string[]> {
+  return externalFilesAt(file, externalLocations(bytes));
+}
+
+/** The external data files an `.onnx` file names (see {@link externalFilesAt}); other files, and files that do not parse as ONNX, name none. */
 async function externalDataOf(file: string, size: number): Promise<string[]> {
   if (!/\.onnx$/i.test(file) || size >= MAX_ONNX_BYTES) return [];
-  const bytes = await readFile(file);
-  // Every external reference is an entry keyed "location" (ONNX's StringStringEntryProto): a model
-  // whose bytes never spell it names no external data, and the parse can be skipped.
-  if (bytes.indexOf(LOCATION_KEY) < 0) return [];
+  let locations: string[];
   try {
-    externalLocations(bytes);
-  } catch {
-    return []; // not ONNX that we can read: its bytes are all it is
+    // Only the protobuf headers are read: the tensors' bytes are skipped over, never copied.
+    locations = externalLocationsOfFile(file);
+  } catch (err) {
+    if ((err as CacheError).code === 'ERR_CORRUPT') return []; // not ONNX that we can read: its bytes are all it is
+    throw err;
   }
-  return externalFiles(file, bytes);
+  return externalFilesAt(file, locations);
 }
 
 async function hashed(root: string, rel: string): Promise<ModelFile> {

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import type { Cache, CacheStats } from '../cache.js';
 import { invalidType } from '../errors.js';
 import { logDebug } from '../log.js';
+import { storeOfCache } from '../ort/store.js';
 import { TensorMemo, type CacheDtype, type MemoStats } from './batch.js';
 import { functionCode, HINT_DEPENDS_ON, HINT_INSTANCE, identityDigest, instanceCode, instanceState, moduleHashOf, type ModuleIdentity } from './key.js';
 import { buildCache, checkOptions, mergeOptions, type TensorCacheOptions } from './options.js';
@@ -18,7 +19,7 @@ export interface TensorCacheHandle {
   stats(): MemoStats;
   /** Removes this module's results (memory and disk). */
   clear(): Promise<void>;
-  /** Waits for background writes to reach every tier. */
+  /** Waits for background writes (results, and the recorded facts of files named by `contentOf`) to reach every tier. */
   flush(): Promise<void>;
 }
 
@@ -29,7 +30,11 @@ function makeHandle(memo: TensorMemo): TensorCacheHandle {
   return {
     moduleHash: memo.moduleHash,
     stats: () => memo.stats(),
-    flush: () => memo.cache.flush(),
+    async flush() {
+      // The facts of files named by contentOf are recorded in the background too (ort/filememo.ts).
+      await storeOfCache(memo.cache).settled();
+      await memo.cache.flush();
+    },
     async clear() {
       // Exactly this module's entries, in every tier: a Cache or directory may be shared.
       await memo.cache.deleteNamespace(memo.namespace);

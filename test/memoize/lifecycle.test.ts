@@ -1,11 +1,11 @@
 // A tensorCache module's life in a shared Cache: clear() deletes exactly its own namespace in every
 // tier (memory, disk, shared), and what an awaited call computed outlives process.exit().
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Cache, MemoryTier, tensorCache, type Tier } from '../../src/index.js';
+import { Cache, contentOf, DiskTier, MemoryTier, tensorCache, type Tier } from '../../src/index.js';
 import { f32, rowFn } from './helpers.js';
 
 /** A stand-in shared tier (a MemoryTier marked shared) that records every delete it is asked for. */
@@ -86,5 +86,25 @@ describe('durability', () => {
     };
     expect(run(true).computed).toBe(64);
     expect(run(false).computed).toBe(0);
+  });
+});
+
+describe('tensorCache flush()', () => {
+  it('waits for the facts of files named by contentOf, recorded in the background, to be stored', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'modelcache-flush-'));
+    const file = join(dir, 'weights.bin');
+    writeFileSync(file, 'weights');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(file, hourAgo, hourAgo);
+    await new Promise((r) => setTimeout(r, 150)); // a file changed within 100 ms is hashed but not remembered ("racy")
+    const f = tensorCache({ dir: join(dir, 'cache'), dependsOn: [contentOf(file)] })(rowFn());
+    await f(f32([[1], [2]]));
+    await f.cache.flush();
+    const tier = new DiskTier({ dir: join(dir, 'cache'), readOnly: true });
+    try {
+      expect(tier.countEntries('ort.memo')).toBe(1);
+    } finally {
+      await tier.close();
+    }
   });
 });

@@ -13,7 +13,7 @@ export {
   type Evaluator,
   type EvaluationResult,
 } from './pipeline.js';
-export type { Pass, PassInput, PassOutput, PassContext, AcceleratorSpec } from './pass.js';
+export type { Pass, PassInput, PassOutput, PassContext, PassRef, AcceleratorSpec } from './pass.js';
 export type { PipelineCacheOptions, SharedTierTuning } from './location.js';
 export { modelId, type ModelInput, type ModelFile } from './model.js';
 export { canonicalConfig, outputId, type CanonicalConfig } from './config.js';

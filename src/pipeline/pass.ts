@@ -40,6 +40,16 @@ export interface AcceleratorSpec {
   [key: string]: unknown;
 }
 
+/** Which pass: as a pass context gives it, and as run records keep it. */
+export interface PassRef {
+  /** The pass's `type`. */
+  type: string;
+  /** Its name in the pipeline (unique). */
+  name: string;
+  /** Its version, as a string (`'1'` when none was given). */
+  version: string;
+}
+
 /** Given to a pass's `run`. */
 export interface PassContext {
   /** An empty folder for the output; it is the output when `run` returns nothing. */
@@ -49,14 +59,7 @@ export interface PassContext {
   /** The accelerator the output is made for (an error to read in an accelerator-agnostic pass). */
   accelerator: AcceleratorSpec;
   /** Which pass of the pipeline is running. */
-  pass: {
-    /** The pass's `type`. */
-    type: string;
-    /** Its name in the pipeline (unique). */
-    name: string;
-    /** Its version, as a string (`'1'` when none was given). */
-    version: string;
-  };
+  pass: PassRef;
   /** Id of the input model (the same as `input.id`). */
   inputId: string;
   /** Id the output will be cached under (32 hex): a pass can use it to name things it writes elsewhere. */

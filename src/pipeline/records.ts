@@ -9,6 +9,7 @@ import type { Cache } from '../cache.js';
 import { logDebug, warn } from '../log.js';
 import { NAMESPACES } from '../store/namespace.js';
 import type { ModelFile } from './model.js';
+import type { PassRef } from './pass.js';
 
 /** The modelcache version written into records. */
 export const MODELCACHE_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -23,14 +24,7 @@ export interface RunRecord {
   /** Id of this record: time-sortable (base-36 start time, then random hex). */
   runId: string;
   /** The pass that ran. */
-  pass: {
-    /** The pass's `type`. */
-    type: string;
-    /** Its name in the pipeline. */
-    name: string;
-    /** Its version, as a string. */
-    version: string;
-  };
+  pass: PassRef;
   /** Id of the model it ran on. */
   inputId: string;
   /** Id of the output (the cache key it is stored under). */

@@ -4,6 +4,7 @@
 // served whole from the memory tier copies nothing); every other argument is copied and encoded.
 // Whatever the caller does to its buffers afterwards, the function receives exactly the bytes the
 // keys were made of (DESIGN.md, "Keys").
+import { asBuffer } from '../bytes.js';
 import { described, invalidType } from '../errors.js';
 import { hash, hashRows } from '../hash.js';
 import { encodeValue } from '../keys.js';
@@ -89,7 +90,7 @@ function tensorRows(path: string, t: TensorLike): RowSource & { ctor: TensorCtor
   const gather = (rows: readonly number[]) => {
     if (!bytes) {
       // Not captured at call time: the caller's bytes serve only if they are still the ones hashed.
-      if (rowBytes > 0 && !Buffer.from(hashRows(src, rowBytes)).equals(Buffer.from(digests.buffer, digests.byteOffset, digests.byteLength))) {
+      if (rowBytes > 0 && !asBuffer(hashRows(src, rowBytes)).equals(asBuffer(digests))) {
         throw invalidType(path, 'a tensor left unchanged until the call resolves (its data changed while the call was pending)', described('a changed tensor'));
       }
       capture();

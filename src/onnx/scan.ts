@@ -2,29 +2,14 @@
 // (positioned reads through a small window) and seeking over everything else, tensor payloads
 // included: a 10 MB model costs a few hundred small reads instead of a whole-file copy, and no
 // mapping of a file someone else may truncate. Same walk and same answers as the in-memory reader
-// (ort/onnx.ts externalLocations, which a test compares it with); a malformed file is ERR_CORRUPT.
+// (ort/onnx.ts externalLocations, which a test compares it with; both walk src/onnx/tree.ts);
+// a malformed file is ERR_CORRUPT.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { CacheError } from '../errors.js';
-import { DATA_LOCATION_EXTERNAL, TensorField } from './tensor.js';
-import { corrupt, fields, utf8, Wire } from './wire.js';
+import { DATA_LOCATION_EXTERNAL, parseStringEntry, TensorField } from './tensor.js';
+import { childOf, Kind, MAX_DEPTH } from './tree.js';
+import { corrupt, Wire } from './wire.js';
 
-// The message kinds the walk descends into, and by which fields (as ort/onnx.ts walks them).
-const MODEL = 0;
-const GRAPH = 1;
-const NODE = 2;
-const ATTRIBUTE = 3;
-const SPARSE = 4;
-const FUNCTION = 5;
-const TENSOR = 6;
-const CHILDREN: Record<number, Record<number, number>> = {
-  [MODEL]: { 7: GRAPH, 25: FUNCTION },
-  [GRAPH]: { 1: NODE, 5: TENSOR, 15: SPARSE },
-  [NODE]: { 5: ATTRIBUTE },
-  [FUNCTION]: { 7: NODE },
-  [ATTRIBUTE]: { 5: TENSOR, 6: GRAPH, 10: TENSOR, 11: GRAPH, 22: SPARSE, 23: SPARSE },
-  [SPARSE]: { 1: TENSOR, 2: TENSOR },
-};
-const MAX_DEPTH = 64;
 const WINDOW = 64 * 1024;
 // An external_data entry is a key and a value: more than this is not one we could use.
 const MAX_ENTRY_BYTES = 1 << 20;
@@ -118,26 +103,20 @@ function tensorLocation(r: Reader, start: number, end: number): string | undefin
     else if (f.no === TensorField.externalData && f.wire === Wire.Bytes) {
       if (f.end - f.start > MAX_ENTRY_BYTES) corrupt('an external_data entry larger than 1 MiB');
       const entry = r.bytes(f.start, f.end);
-      let key = '';
-      let value = '';
-      for (const g of fields(entry, 0, entry.length)) {
-        if (g.wire !== Wire.Bytes) continue;
-        if (g.no === 1) key = utf8(entry, g.start, g.end);
-        else if (g.no === 2) value = utf8(entry, g.start, g.end);
-      }
+      const [key, value] = parseStringEntry(entry, 0, entry.length);
       (external ??= {})[key] = value;
     }
   }
   return location === DATA_LOCATION_EXTERNAL ? external?.location : undefined;
 }
 
-function walk(r: Reader, start: number, end: number, kind: number, depth: number, out: Set<string>): void {
+function walk(r: Reader, start: number, end: number, kind: Kind, depth: number, out: Set<string>): void {
   if (depth > MAX_DEPTH) corrupt(`subgraphs nested deeper than ${MAX_DEPTH}`);
   for (const f of fileFields(r, start, end)) {
     if (f.wire !== Wire.Bytes) continue;
-    const child = CHILDREN[kind]?.[f.no];
+    const child = childOf(kind, f.no)?.[0];
     if (child === undefined) continue;
-    if (child === TENSOR) {
+    if (child === Kind.Tensor) {
       const loc = tensorLocation(r, f.start, f.end);
       if (loc !== undefined) out.add(loc);
     } else walk(r, f.start, f.end, child, depth + 1, out);
@@ -150,7 +129,7 @@ export function externalLocationsOfFile(path: string): string[] {
   try {
     const r = new Reader(fd);
     const out = new Set<string>();
-    walk(r, 0, r.size, MODEL, 0, out);
+    walk(r, 0, r.size, Kind.Model, 0, out);
     return [...out];
   } finally {
     closeSync(fd);

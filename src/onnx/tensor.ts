@@ -37,6 +37,18 @@ export const TensorField = {
 /** TensorProto.DataLocation.EXTERNAL */
 export const DATA_LOCATION_EXTERNAL = 1;
 
+/** The key and value of the StringStringEntryProto in `buf[start, end)` (an `external_data` entry). */
+export function parseStringEntry(buf: Uint8Array, start: number, end: number): [key: string, value: string] {
+  let key = '';
+  let value = '';
+  for (const g of fields(buf, start, end)) {
+    if (g.wire !== Wire.Bytes) continue;
+    if (g.no === 1) key = utf8(buf, g.start, g.end);
+    else if (g.no === 2) value = utf8(buf, g.start, g.end);
+  }
+  return [key, value];
+}
+
 /** Parses the TensorProto in `buf[start, end)` (offsets only; data is never read). */
 export function parseTensor(buf: Uint8Array, start: number, end: number, place: TensorPlace, graphDepth: number): TensorRef {
   const t: TensorRef = { name: '', place, graphDepth, dataType: 0, dims: [], start, end };
@@ -65,13 +77,7 @@ export function parseTensor(buf: Uint8Array, start: number, end: number, place: 
         break;
       case TensorField.externalData:
         if (f.wire === Wire.Bytes) {
-          let key = '';
-          let value = '';
-          for (const g of fields(buf, f.start, f.end)) {
-            if (g.wire !== Wire.Bytes) continue;
-            if (g.no === 1) key = utf8(buf, g.start, g.end);
-            else if (g.no === 2) value = utf8(buf, g.start, g.end);
-          }
+          const [key, value] = parseStringEntry(buf, f.start, f.end);
           (external ??= {})[key] = value;
         }
         break;

@@ -7,35 +7,12 @@
 // The wire format and TensorProto parsing are shared with the pipeline's ONNX passes (src/onnx/).
 import { appendExternal, DATA_LOCATION_EXTERNAL, externalRange, parseTensor, TensorField, type TensorPlace, type TensorRef } from '../onnx/tensor.js';
 import { corrupt, fields, joinPieces, PieceWriter, rebuild, Wire, type Field, type Pieces } from '../onnx/wire.js';
+import { childOf, Kind, MAX_DEPTH } from '../onnx/tree.js';
 
 export { appendExternal, DATA_LOCATION_EXTERNAL, externalRange, joinPieces, PieceWriter, TensorField, type Pieces, type TensorPlace, type TensorRef };
 
-/** The message types the walker descends into. */
-const enum Kind {
-  Model,
-  Graph,
-  Node,
-  Attribute,
-  Sparse,
-  Function,
-  Tensor,
-}
-
-// field number -> child kind, for the fields that hold messages we look into
-const CHILDREN: Record<number, Partial<Record<number, [Kind, TensorPlace?]>>> = {
-  [Kind.Model]: { 7: [Kind.Graph], 25: [Kind.Function] },
-  [Kind.Graph]: { 1: [Kind.Node], 5: [Kind.Tensor, 'initializer'], 15: [Kind.Sparse] },
-  [Kind.Node]: { 5: [Kind.Attribute] },
-  [Kind.Function]: { 7: [Kind.Node] },
-  [Kind.Attribute]: { 5: [Kind.Tensor, 'attribute'], 6: [Kind.Graph], 10: [Kind.Tensor, 'attribute'], 11: [Kind.Graph], 22: [Kind.Sparse], 23: [Kind.Sparse] },
-  [Kind.Sparse]: { 1: [Kind.Tensor, 'sparse'], 2: [Kind.Tensor, 'sparse'] },
-};
-
-const MAX_DEPTH = 64;
-
-function childOf(kind: Kind, f: Field): [Kind, TensorPlace?] | undefined {
-  if (f.wire !== Wire.Bytes) return undefined;
-  return CHILDREN[kind]?.[f.no];
+function childOfField(kind: Kind, f: Field): readonly [Kind, TensorPlace?] | undefined {
+  return f.wire === Wire.Bytes ? childOf(kind, f.no) : undefined;
 }
 
 /** Graphs entered so far: the main graph is depth 0 once entered from the model. */
@@ -46,7 +23,7 @@ function graphDepthOf(kind: Kind, child: Kind, graphs: number): number {
 function walk(buf: Uint8Array, start: number, end: number, kind: Kind, depth: number, graphs: number, out: TensorRef[]): void {
   if (depth > MAX_DEPTH) corrupt(`subgraphs nested deeper than ${MAX_DEPTH}`);
   for (const f of fields(buf, start, end)) {
-    const child = childOf(kind, f);
+    const child = childOfField(kind, f);
     if (!child) continue;
     if (child[0] === Kind.Tensor) out.push(parseTensor(buf, f.start, f.end, child[1]!, graphs));
     else walk(buf, f.start, f.end, child[0], depth + 1, graphDepthOf(kind, child[0], graphs), out);
@@ -92,7 +69,7 @@ function rewrite(buf: Uint8Array, start: number, end: number, kind: Kind, fn: Te
   let w: PieceWriter | undefined;
   let copyFrom = start;
   for (const f of fields(buf, start, end)) {
-    const child = childOf(kind, f);
+    const child = childOfField(kind, f);
     if (!child) continue;
     const replaced =
       child[0] === Kind.Tensor

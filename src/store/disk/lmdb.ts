@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Key as LmdbKey, RootDatabase } from 'lmdb';
 import { CacheError, cacheErrorCode } from '../../errors.js';
-import { keepExitFirst } from '../exit.js';
+import { atExit, keepExitFirst } from '../exit.js';
 import { workName } from '../work.js';
 
 type Lmdb = typeof import('lmdb');
@@ -30,8 +30,8 @@ interface Shared {
   root: RootDatabase<Buffer, LmdbKey>;
   refs: number;
   readOnly: boolean;
-  /** An index that was never written, read as an empty one made in this folder (removed at close). */
-  stand?: string;
+  /** An index that was never written, read as an empty one made elsewhere (removed at close). */
+  stand?: { dir: string; remove: () => void };
 }
 
 const envs = new Map<string, Shared>();
@@ -105,11 +105,18 @@ function prepareWritable(path: string): void {
   if (fresh && freeBytes(path) < FRESH_BYTES) throw noSpace(path, 'a new index needs room for its first pages');
 }
 
-/** A fresh folder for an empty stand-in index, removed at exit when no close removed it first. */
-function standIn(): string {
+/** A fresh folder for an empty stand-in index, removed at its close or else at exit. */
+function standIn(): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'modelcache-empty-index-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  return dir;
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  const unregister = atExit('commit', remove);
+  return {
+    dir,
+    remove: () => {
+      unregister();
+      remove();
+    },
+  };
 }
 
 /**
@@ -132,7 +139,7 @@ export function openEnv(path: string, options: { readOnly?: boolean } = {}): Roo
   const stand = readOnly && !existsSync(join(path, 'data.mdb')) ? standIn() : undefined;
   // eventTurnBatching off: with it, lmdb-js opens batches of its own that a failed commit would
   // reject with nobody listening. Nothing here writes asynchronously anyway.
-  const root = loadLmdb().open({ path: stand ?? path, encoding: 'binary', noMemInit: false, eventTurnBatching: false, readOnly: readOnly && !stand }) as RootDatabase<Buffer, LmdbKey>;
+  const root = loadLmdb().open({ path: stand?.dir ?? path, encoding: 'binary', noMemInit: false, eventTurnBatching: false, readOnly: readOnly && !stand }) as RootDatabase<Buffer, LmdbKey>;
   // lmdb-js closes every environment in an 'exit' listener of its own: ours commits first.
   keepExitFirst();
   envs.set(path, { root, refs: 1, readOnly, ...(stand ? { stand } : {}) });
@@ -146,5 +153,5 @@ export async function releaseEnv(path: string): Promise<void> {
   if (--found.refs > 0) return;
   envs.delete(path);
   await found.root.close();
-  if (found.stand) rmSync(found.stand, { recursive: true, force: true });
+  found.stand?.remove();
 }
